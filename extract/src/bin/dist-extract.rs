@@ -1,0 +1,1 @@
+fn main() { println!("dist-extract: not yet"); }

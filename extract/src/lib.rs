@@ -1,0 +1,1 @@
+//! dist-extract library.
