@@ -1,1 +1,12 @@
-//! dist-train library.
+//! dist-train: the trainable part of DiST (Qing et al., ICCV 2023) on frozen CLIP ViT features.
+//!
+//! - [`model`]: the DiST network, its heads, losses, parameter naming and checkpoint I/O.
+//! - [`commands`]: the `dist-train` subcommands (the binary only parses and dispatches).
+//! - [`tensor_io`]: safetensors / `.npy` tensors on the host.
+
+pub mod commands;
+pub mod error;
+pub mod model;
+pub mod tensor_io;
+
+pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! The `dist-train` subcommands, one module each; the binary only parses and dispatches.
+
+pub mod forward;

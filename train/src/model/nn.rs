@@ -1,0 +1,274 @@
+//! Building blocks whose parameters keep the official PyTorch names and shapes (`weight`
+//! `[out, in]`, Conv3d `[out, in, kT, kH, kW]`, `in_proj_weight`), so a checkpoint maps 1:1
+//! onto the module tree. Convolutions are computed channels-last as sums of shifted matmuls
+//! (spec §14): the same arithmetic as PyTorch's Conv3d, without im2col buffers kept for backward.
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::module::layer_norm;
+use burn::tensor::{Device, Distribution, Tensor};
+
+/// Std of the official `trunc_normal_(std=0.02)` (its ±2 absolute bounds are 100σ away, so a
+/// plain normal has the same distribution in practice).
+pub(crate) const INIT_STD: f64 = 0.02;
+
+pub(crate) fn normal<const D: usize>(shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, std), device))
+}
+
+pub(crate) fn zeros<const D: usize>(shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::zeros(shape, device))
+}
+
+pub(crate) fn ones<const D: usize>(shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::ones(shape, device))
+}
+
+/// CLIP's QuickGELU, `x * sigmoid(1.702 x)`.
+pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.clone() * sigmoid(x * 1.702)
+}
+
+/// `out[.., i, ..] = x[.., i + offset, ..]` along `dim`, zero where `i + offset` falls outside:
+/// the tap of a zero-padded convolution.
+pub(crate) fn shift<const D: usize>(x: Tensor<D>, dim: usize, offset: isize) -> Tensor<D> {
+    if offset == 0 {
+        return x;
+    }
+    let len = x.dims()[dim];
+    let k = offset.unsigned_abs();
+    if k >= len {
+        return x.zeros_like();
+    }
+    let mut padding = [(0usize, 0usize); D];
+    let kept = if offset > 0 {
+        padding[dim] = (0, k);
+        x.narrow(dim, k, len - k)
+    } else {
+        padding[dim] = (k, 0);
+        x.narrow(dim, 0, len - k)
+    };
+    kept.pad(padding, 0.0)
+}
+
+/// `x @ w` over the last axis, as one `[rows, d_in] @ [d_in, d_out]` gemm whatever the rank.
+///
+/// # Shapes
+/// - x: `[..., d_in]`, w: `[d_in, d_out]` → `[..., d_out]`
+pub(crate) fn matmul_last<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
+    let mut dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows = dims[..D - 1].iter().product::<usize>();
+    let [_, d_out] = w.dims();
+    dims[D - 1] = d_out;
+    x.reshape([rows, d_in]).matmul(w).reshape(dims)
+}
+
+/// `nn.Linear` with the PyTorch weight layout `[out, in]`.
+#[derive(Module, Debug)]
+pub struct Linear {
+    /// `[d_out, d_in]`.
+    pub weight: Param<Tensor<2>>,
+    /// `[d_out]`.
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Linear {
+    /// Official init: weight N(0, 0.02), bias 0.
+    pub(crate) fn new(d_in: usize, d_out: usize, device: &Device) -> Self {
+        Self { weight: normal([d_out, d_in], INIT_STD, device), bias: zeros([d_out], device) }
+    }
+
+    /// # Shapes
+    /// - x: `[..., d_in]` → `[..., d_out]`
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        matmul_last(x, self.weight.val().transpose()) + self.bias.val().unsqueeze::<D>()
+    }
+}
+
+/// `LayerNorm(dim)` over the last axis, eps 1e-5, affine (CLIP's fp32 LayerNorm).
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    /// `[dim]`, init 1.
+    pub weight: Param<Tensor<1>>,
+    /// `[dim]`, init 0.
+    pub bias: Param<Tensor<1>>,
+}
+
+impl LayerNorm {
+    pub(crate) fn new(dim: usize, device: &Device) -> Self {
+        Self { weight: ones([dim], device), bias: zeros([dim], device) }
+    }
+
+    /// # Shapes
+    /// - x: `[..., dim]` → `[..., dim]`
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        layer_norm(x, self.weight.val(), Some(self.bias.val()), 1e-5)
+    }
+}
+
+/// The two-layer QuickGELU MLP of CLIP blocks (`c_fc`, `c_proj`).
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub c_fc: Linear,
+    pub c_proj: Linear,
+}
+
+impl Mlp {
+    pub(crate) fn new(dim: usize, hidden: usize, device: &Device) -> Self {
+        Self { c_fc: Linear::new(dim, hidden, device), c_proj: Linear::new(hidden, dim, device) }
+    }
+
+    /// # Shapes
+    /// - x: `[..., dim]` → `[..., dim]`
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.c_proj.forward(quick_gelu(self.c_fc.forward(x)))
+    }
+}
+
+/// The weights of an `nn.Conv3d` with bias, in PyTorch layout.
+#[derive(Module, Debug)]
+pub struct Conv3d {
+    /// `[c_out, c_in, kT, kH, kW]`.
+    pub weight: Param<Tensor<5>>,
+    /// `[c_out]`.
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Conv3d {
+    /// Official init: weight N(0, 0.02), bias 0.
+    pub(crate) fn new(c_in: usize, c_out: usize, kernel: [usize; 3], device: &Device) -> Self {
+        let [kt, kh, kw] = kernel;
+        Self { weight: normal([c_out, c_in, kt, kh, kw], INIT_STD, device), bias: zeros([c_out], device) }
+    }
+
+    /// The `[c_in, c_out]` matrix of kernel tap `(t, h, w)`.
+    pub(crate) fn tap(&self, t: usize, h: usize, w: usize) -> Tensor<2> {
+        let [c_out, c_in, ..] = self.weight.dims();
+        self.weight
+            .val()
+            .narrow(2, t, 1)
+            .narrow(3, h, 1)
+            .narrow(4, w, 1)
+            .reshape([c_out, c_in])
+            .transpose()
+    }
+
+    /// Stride-1 convolution with "same" zero padding, channels-last, over any of the axes
+    /// `(time, height, width)` of `x` whose kernel extent is > 1.
+    ///
+    /// # Shapes
+    /// - x: `[B, T, H, W, c_in]` → `[B, T, H, W, c_out]`
+    pub fn forward_same(&self, x: Tensor<5>) -> Tensor<5> {
+        let [_, _, kt, kh, kw] = self.weight.dims();
+        let mut out: Option<Tensor<5>> = None;
+        for t in 0..kt {
+            for h in 0..kh {
+                for w in 0..kw {
+                    let mut y = matmul_last(x.clone(), self.tap(t, h, w));
+                    // out[i] = Σ_k y_k[i + k - pad]
+                    y = shift(y, 1, t as isize - (kt / 2) as isize);
+                    y = shift(y, 2, h as isize - (kh / 2) as isize);
+                    y = shift(y, 3, w as isize - (kw / 2) as isize);
+                    out = Some(match out {
+                        Some(acc) => acc + y,
+                        None => y,
+                    });
+                }
+            }
+        }
+        out.expect("a kernel has at least one tap") + self.bias.val().unsqueeze::<5>()
+    }
+}
+
+/// `nn.MultiheadAttention` (packed `in_proj`, q scaled by 1/√head_dim, `out_proj`), batch-first.
+#[derive(Module, Debug)]
+pub struct MultiheadAttention {
+    /// `[3 dim, dim]`: the q, k and v projections stacked.
+    pub in_proj_weight: Param<Tensor<2>>,
+    /// `[3 dim]`.
+    pub in_proj_bias: Param<Tensor<1>>,
+    pub out_proj: Linear,
+    #[module(skip)]
+    pub heads: usize,
+}
+
+impl MultiheadAttention {
+    /// PyTorch's init: `in_proj_weight` xavier-uniform, `in_proj_bias` 0; `out_proj` is a Linear,
+    /// so the official `init_weights` gives it N(0, 0.02) and bias 0.
+    pub(crate) fn new(dim: usize, heads: usize, device: &Device) -> Self {
+        let bound = (6.0 / (dim + 3 * dim) as f64).sqrt();
+        Self {
+            in_proj_weight: Param::from_tensor(Tensor::random(
+                [3 * dim, dim],
+                Distribution::Uniform(-bound, bound),
+                device,
+            )),
+            in_proj_bias: zeros([3 * dim], device),
+            out_proj: Linear::new(dim, dim, device),
+            heads,
+        }
+    }
+
+    fn project(&self, x: Tensor<3>, which: usize) -> Tensor<4> {
+        let [b, n, dim] = x.dims();
+        let w = self.in_proj_weight.val().narrow(0, which * dim, dim);
+        let bias = self.in_proj_bias.val().narrow(0, which * dim, dim);
+        (matmul_last(x, w.transpose()) + bias.unsqueeze::<3>())
+            .reshape([b, n, self.heads, dim / self.heads])
+            .swap_dims(1, 2) // [b, heads, n, head_dim]
+    }
+
+    /// # Shapes
+    /// - query: `[B, Nq, dim]`, key and value: `[B, Nk, dim]` → `[B, Nq, dim]`
+    pub fn forward(&self, query: Tensor<3>, key: Tensor<3>, value: Tensor<3>) -> Tensor<3> {
+        let [b, nq, dim] = query.dims();
+        let head_dim = dim / self.heads;
+        let q = self.project(query, 0) * (1.0 / (head_dim as f64).sqrt());
+        let k = self.project(key, 1);
+        let v = self.project(value, 2);
+        let attn = softmax(q.matmul(k.swap_dims(2, 3)), 3); // [b, heads, nq, nk]
+        let out = attn.matmul(v).swap_dims(1, 2).reshape([b, nq, dim]);
+        self.out_proj.forward(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn shift_fills_zeros() {
+        let device = Device::flex();
+        let x = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [4]), &device);
+        let fwd: Vec<f32> = shift(x.clone(), 0, 1).into_data().to_vec().unwrap();
+        let back: Vec<f32> = shift(x.clone(), 0, -2).into_data().to_vec().unwrap();
+        let gone: Vec<f32> = shift(x, 0, 5).into_data().to_vec().unwrap();
+        assert_eq!(fwd, vec![2.0, 3.0, 4.0, 0.0]);
+        assert_eq!(back, vec![0.0, 0.0, 1.0, 2.0]);
+        assert_eq!(gone, vec![0.0; 4]);
+    }
+
+    /// A 3x3 "same" conv on a 1-channel 3x3 image against a hand-computed value.
+    #[test]
+    fn conv_same_matches_direct_sum() {
+        let device = Device::flex();
+        let conv = Conv3d::new(1, 1, [1, 3, 3], &device);
+        let w: Vec<f32> = conv.weight.val().into_data().to_vec().unwrap();
+        let img: Vec<f32> = (0..9).map(|v| v as f32).collect();
+        let x = Tensor::<5>::from_data(TensorData::new(img.clone(), [1, 1, 3, 3, 1]), &device);
+        let y: Vec<f32> = conv.forward_same(x).into_data().to_vec().unwrap();
+        // Output pixel (0, 0) sees the input window rows -1..=1, cols -1..=1.
+        let mut expect = 0.0;
+        for i in 0..3 {
+            for j in 0..3 {
+                let (r, c) = (i as isize - 1, j as isize - 1);
+                if r >= 0 && c >= 0 {
+                    expect += w[i * 3 + j] * img[(r * 3 + c) as usize];
+                }
+            }
+        }
+        assert!((y[0] - expect).abs() < 1e-6, "{} vs {expect}", y[0]);
+    }
+}
