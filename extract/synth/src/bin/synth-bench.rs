@@ -1,0 +1,64 @@
+//! Generation speed of the synthetic benchmark, side by side in one run:
+//! rendering only, rendering + H.264 (mp4), rendering + FFV1 (mkv), each on 1 thread and on all.
+//!
+//! `cargo run --release -p dist-synth --bin synth-bench -- [clips] [size] [frames]`
+//! (defaults: 240 clips, 112 px, 16 frames; all families, seed 0, no noise).
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use dist_synth::{class_table, generate, plan, Codec, EncodeConfig, Family, SceneConfig, SplitFractions, SynthConfig};
+
+fn main() -> Result<()> {
+    let arg = |i: usize, default: usize| -> Result<usize> {
+        std::env::args().nth(i).map_or(Ok(default), |s| s.parse().with_context(|| format!("argument {i}: `{s}`")))
+    };
+    let (clips, size, frames) = (arg(1, 240)?, arg(2, 112)?, arg(3, 16)?);
+    let classes = class_table(&Family::ALL);
+    let per_class = clips.div_ceil(classes.len()).max(1);
+    let scene = SceneConfig { size, frames, ..SceneConfig::default() };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("synth-bench: {} clips ({per_class} per class) of {size}x{size}x{frames}, {cores} cores", per_class * classes.len());
+    println!("{:<22} {:>8} {:>10} {:>10}", "stage", "threads", "seconds", "clips/s");
+
+    let tmp = std::env::temp_dir().join(format!("synth-bench-{}", std::process::id()));
+    for threads in [1, cores] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        let groups = plan(&classes, per_class, &SplitFractions::default(), 0, Codec::H264);
+        let start = Instant::now();
+        let frames_rendered: usize = pool.install(|| {
+            groups
+                .par_iter()
+                .map(|g| {
+                    let base = g.render(&scene, 0);
+                    // Reversal is part of producing a paired family's second clip.
+                    g.clips.iter().map(|r| if r.sense == Some(1) { base.reversed() } else { base.clone() }.frames.len()).sum::<usize>()
+                })
+                .sum()
+        });
+        report("render only", threads, frames_rendered / frames, start.elapsed().as_secs_f64());
+
+        for codec in [Codec::H264, Codec::Ffv1] {
+            let cfg = SynthConfig {
+                out: tmp.join(format!("{codec}-{threads}")),
+                clips_per_class: per_class,
+                seed: 0,
+                families: Family::ALL.to_vec(),
+                scene: scene.clone(),
+                encode: EncodeConfig { codec, ..EncodeConfig::default() },
+                split: SplitFractions::default(),
+                jobs: Some(threads),
+            };
+            let summary = generate(&cfg)?;
+            report(&format!("render + {codec}"), threads, summary.clips, summary.seconds);
+        }
+    }
+    std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+    Ok(())
+}
+
+fn report(stage: &str, threads: usize, clips: usize, seconds: f64) {
+    println!("{stage:<22} {threads:>8} {seconds:>10.2} {:>10.1}", clips as f64 / seconds);
+}
