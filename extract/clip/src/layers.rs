@@ -1,0 +1,131 @@
+//! The building blocks both towers share: linear, LayerNorm, and the pre-LN residual attention block.
+//!
+//! Tokens stay `[B, N, C]` between blocks; inside a block they are viewed as a `[B·N, C]` matrix so every
+//! projection is one GEMM against a `[in, out]` weight.
+
+use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::module::{attention, layer_norm};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+
+use crate::config::Activation;
+use crate::weights::{BlockWeights, HostTensor, LinearWeights, NormWeights};
+
+/// Moves a host array to the device in the compute dtype.
+pub(crate) fn upload<const D: usize>(t: &HostTensor, device: &Device, dtype: DType) -> Tensor<D> {
+    let tensor = Tensor::<D>::from_data(TensorData::new(t.data.clone(), t.shape.clone()), device);
+    if dtype == DType::F32 { tensor } else { tensor.cast(dtype) }
+}
+
+/// `x @ W + b` with `W` stored `[in, out]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Linear {
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+}
+
+impl Linear {
+    pub(crate) fn new(w: &LinearWeights, device: &Device, dtype: DType) -> Self {
+        Self { weight: upload(&w.weight, device, dtype), bias: w.bias.as_ref().map(|b| upload(b, device, dtype)) }
+    }
+
+    /// # Shapes
+    /// - x: `[rows, in]`
+    /// - output: `[rows, out]`
+    pub(crate) fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let y = x.matmul(self.weight.clone());
+        match &self.bias {
+            Some(b) => y + b.clone().unsqueeze_dim::<2>(0),
+            None => y,
+        }
+    }
+}
+
+/// LayerNorm over the last dimension.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerNorm {
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub(crate) fn new(w: &NormWeights, eps: f64, device: &Device, dtype: DType) -> Self {
+        Self { gamma: upload(&w.weight, device, dtype), beta: upload(&w.bias, device, dtype), eps }
+    }
+
+    /// # Shapes
+    /// - x: `[..., C]`
+    /// - output: same as x
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        layer_norm(x, self.gamma.clone(), Some(self.beta.clone()), self.eps)
+    }
+}
+
+/// Shape of one residual block.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockConfig {
+    pub(crate) heads: usize,
+    pub(crate) activation: Activation,
+    pub(crate) eps: f64,
+    /// Causal self-attention (text tower).
+    pub(crate) causal: bool,
+}
+
+/// `x = x + attn(ln_1 x); x = x + mlp(ln_2 x)`, as in OpenAI's `ResidualAttentionBlock`.
+#[derive(Debug, Clone)]
+pub(crate) struct ResidualBlock {
+    config: BlockConfig,
+    ln_1: LayerNorm,
+    qkv: Linear,
+    out_proj: Linear,
+    ln_2: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl ResidualBlock {
+    pub(crate) fn new(w: &BlockWeights, config: BlockConfig, device: &Device, dtype: DType) -> Self {
+        Self {
+            config,
+            ln_1: LayerNorm::new(&w.ln_1, config.eps, device, dtype),
+            qkv: Linear::new(&w.qkv, device, dtype),
+            out_proj: Linear::new(&w.out_proj, device, dtype),
+            ln_2: LayerNorm::new(&w.ln_2, config.eps, device, dtype),
+            fc1: Linear::new(&w.fc1, device, dtype),
+            fc2: Linear::new(&w.fc2, device, dtype),
+        }
+    }
+
+    /// # Shapes
+    /// - x: `[B, N, C]`
+    /// - output: `[B, N, C]`
+    pub(crate) fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, n, c] = x.dims();
+        let x = x.reshape([b * n, c]); // [B·N, C]
+        let x = x.clone() + self.attention(self.ln_1.forward(x), b, n);
+        let hidden = self.fc1.forward(self.ln_2.forward(x.clone())); // [B·N, M]
+        let hidden = match self.config.activation {
+            // QuickGELU, x·σ(1.702x): OpenAI's approximation, part of the trained function.
+            Activation::QuickGelu => hidden.clone() * sigmoid(hidden * 1.702),
+            Activation::Gelu => gelu(hidden),
+        };
+        (x + self.fc2.forward(hidden)).reshape([b, n, c])
+    }
+
+    /// Multi-head self-attention on normalised tokens.
+    ///
+    /// # Shapes
+    /// - x: `[B·N, C]`
+    /// - output: `[B·N, C]`
+    fn attention(&self, x: Tensor<2>, b: usize, n: usize) -> Tensor<2> {
+        let c = x.dims()[1];
+        let h = self.config.heads;
+        let dh = c / h;
+        let qkv = self.qkv.forward(x).reshape([b, n, 3, h, dh]).permute([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
+        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b, h, n, dh]); // [B, H, N, Dh]
+        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: self.config.causal };
+        let context = attention(part(0), part(1), part(2), None, None, options); // [B, H, N, Dh]
+        self.out_proj.forward(context.swap_dims(1, 2).reshape([b * n, c]))
+    }
+}
