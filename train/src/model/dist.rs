@@ -164,8 +164,8 @@ impl DistModel {
             }; // Ŷ^l = M + Ψ(Z^l), from Z^l before the exchange
             previous = Some(self.integration_nets[idx].forward(y_hat.clone(), batch)); // Y^l
             last_input = Some(y_hat);
-            if let (Some(state), Some(update)) = (z.take(), z_hat) {
-                z = Some(state + update); // input of the next T-Block
+            if let Some(update) = z_hat {
+                z = z.map(|state| state + update); // input of the next T-Block
             }
         }
         // F = Y^L + Ŷ^L, the only skip around the last I-Block (official code).

@@ -102,7 +102,7 @@ mod tests {
     use super::*;
 
     fn values(t: Tensor<2>) -> Vec<f32> {
-        t.into_data().to_vec().unwrap()
+        t.into_data().try_to_vec().unwrap()
     }
 
     #[test]

@@ -172,7 +172,7 @@ mod tests {
         // gives [0, 0.25, 0.75, 1.25, 1.75, 2].
         let device = Device::flex();
         let x = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0], [1, 3]), &device);
-        let y: Vec<f32> = x.matmul(linear_upsample_matrix(3, 2, &device)).into_data().to_vec().unwrap();
+        let y: Vec<f32> = x.matmul(linear_upsample_matrix(3, 2, &device)).into_data().try_to_vec().unwrap();
         let expect = [0.0, 0.25, 0.75, 1.25, 1.75, 2.0];
         for (got, want) in y.iter().zip(expect) {
             assert!((got - want).abs() < 1e-6, "{y:?}");

@@ -242,9 +242,9 @@ mod tests {
     fn shift_fills_zeros() {
         let device = Device::flex();
         let x = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [4]), &device);
-        let fwd: Vec<f32> = shift(x.clone(), 0, 1).into_data().to_vec().unwrap();
-        let back: Vec<f32> = shift(x.clone(), 0, -2).into_data().to_vec().unwrap();
-        let gone: Vec<f32> = shift(x, 0, 5).into_data().to_vec().unwrap();
+        let fwd: Vec<f32> = shift(x.clone(), 0, 1).into_data().try_to_vec().unwrap();
+        let back: Vec<f32> = shift(x.clone(), 0, -2).into_data().try_to_vec().unwrap();
+        let gone: Vec<f32> = shift(x, 0, 5).into_data().try_to_vec().unwrap();
         assert_eq!(fwd, vec![2.0, 3.0, 4.0, 0.0]);
         assert_eq!(back, vec![0.0, 0.0, 1.0, 2.0]);
         assert_eq!(gone, vec![0.0; 4]);
@@ -255,10 +255,10 @@ mod tests {
     fn conv_same_matches_direct_sum() {
         let device = Device::flex();
         let conv = Conv3d::new(1, 1, [1, 3, 3], &device);
-        let w: Vec<f32> = conv.weight.val().into_data().to_vec().unwrap();
+        let w: Vec<f32> = conv.weight.val().into_data().try_to_vec().unwrap();
         let img: Vec<f32> = (0..9).map(|v| v as f32).collect();
         let x = Tensor::<5>::from_data(TensorData::new(img.clone(), [1, 1, 3, 3, 1]), &device);
-        let y: Vec<f32> = conv.forward_same(x).into_data().to_vec().unwrap();
+        let y: Vec<f32> = conv.forward_same(x).into_data().try_to_vec().unwrap();
         // Output pixel (0, 0) sees the input window rows -1..=1, cols -1..=1.
         let mut expect = 0.0;
         for i in 0..3 {
