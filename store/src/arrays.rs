@@ -1,0 +1,116 @@
+//! The Zarr arrays of a store: shapes, chunking and codecs, created once and opened by every reader.
+//!
+//! | array | shape | inner chunk (read unit) | shard (write unit) | type |
+//! |---|---|---|---|---|
+//! | `spatial` | [clips, layers, T, N+1, C] | [1, 1, T, N+1, C] | [S, layers, T, N+1, C] | f32/f16/bf16/int8 |
+//! | `spatial_scale` (int8 only) | [clips, layers, T, N+1] | [1, 1, T, N+1] | [S, layers, T, N+1] | f32 |
+//! | `frames` | [clips, γT, H, W, 3] | [1, γT, H, W, 3] | [S, γT, H, W, 3] | u8 |
+//!
+//! S = `clips_per_shard`. Inner chunks are zstd-compressed; the shard index carries a crc32c.
+
+use std::sync::Arc;
+
+use zarrs::array::codec::ZstdCodec;
+use zarrs::array::{data_type, Array, ArrayBuilder, DataType};
+use zarrs::filesystem::FilesystemStore;
+
+use crate::element::ElementType;
+use crate::error::{zarr_err, Result};
+use crate::meta::StoreMeta;
+
+pub(crate) type ZArray = Array<FilesystemStore>;
+
+pub(crate) const SPATIAL: &str = "/spatial";
+pub(crate) const SPATIAL_SCALE: &str = "/spatial_scale";
+pub(crate) const FRAMES: &str = "/frames";
+
+/// One array's geometry: full shape, shard (chunk) shape and inner chunk shape.
+struct Geometry {
+    name: &'static str,
+    shape: Vec<u64>,
+    shard: Vec<u64>,
+    inner: Vec<u64>,
+    dims: Vec<&'static str>,
+    data_type: DataType,
+}
+
+fn geometries(meta: &StoreMeta) -> Vec<Geometry> {
+    let (n, s) = (meta.num_clips, meta.clips_per_shard);
+    let l = meta.layers.len() as u64;
+    let t = meta.sampling.t as u64;
+    let tok = meta.tokens() as u64;
+    let c = meta.width() as u64;
+    let td = meta.dense_frames() as u64;
+    let hw = meta.preprocessing.crop as u64;
+    let mut out = vec![
+        Geometry {
+            name: SPATIAL,
+            shape: vec![n, l, t, tok, c],
+            shard: vec![s, l, t, tok, c],
+            inner: vec![1, 1, t, tok, c],
+            dims: vec!["clip", "layer", "frame", "token", "channel"],
+            data_type: meta.element_type.zarr_data_type(),
+        },
+        Geometry {
+            name: FRAMES,
+            shape: vec![n, td, hw, hw, 3],
+            shard: vec![s, td, hw, hw, 3],
+            inner: vec![1, td, hw, hw, 3],
+            dims: vec!["clip", "frame", "y", "x", "rgb"],
+            data_type: data_type::uint8(),
+        },
+    ];
+    if meta.element_type == ElementType::Int8 {
+        out.push(Geometry {
+            name: SPATIAL_SCALE,
+            shape: vec![n, l, t, tok],
+            shard: vec![s, l, t, tok],
+            inner: vec![1, 1, t, tok],
+            dims: vec!["clip", "layer", "frame", "token"],
+            data_type: data_type::float32(),
+        });
+    }
+    out
+}
+
+/// Creates (writes the metadata of) every array of a new store.
+pub(crate) fn create_arrays(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<()> {
+    for g in geometries(meta) {
+        let fill: zarrs::array::FillValue = match g.name {
+            FRAMES => 0u8.into(),
+            SPATIAL_SCALE => 0f32.into(),
+            _ => match meta.element_type {
+                ElementType::F32 => 0f32.into(),
+                ElementType::F16 => half::f16::ZERO.into(),
+                ElementType::Bf16 => half::bf16::ZERO.into(),
+                ElementType::Int8 => 0i8.into(),
+            },
+        };
+        let array = ArrayBuilder::new(g.shape, g.shard, g.data_type, fill)
+            .subchunk_shape(g.inner)
+            .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(meta.zstd_level, false))])
+            .dimension_names(Some(g.dims))
+            .build(store.clone(), g.name)
+            .map_err(zarr_err(format!("create {}", g.name)))?;
+        array.store_metadata().map_err(zarr_err(format!("write metadata of {}", g.name)))?;
+    }
+    Ok(())
+}
+
+/// The opened arrays of a store.
+pub(crate) struct Arrays {
+    pub spatial: ZArray,
+    pub spatial_scale: Option<ZArray>,
+    pub frames: ZArray,
+}
+
+impl Arrays {
+    pub(crate) fn open(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<Self> {
+        let open = |name: &str| Array::open(store.clone(), name).map_err(zarr_err(format!("open {name}")));
+        Ok(Self {
+            spatial: open(SPATIAL)?,
+            spatial_scale: if meta.element_type == ElementType::Int8 { Some(open(SPATIAL_SCALE)?) } else { None },
+            frames: open(FRAMES)?,
+        })
+    }
+}

@@ -1,0 +1,220 @@
+//! Round trips, metadata checks and crash safety of the feature store.
+
+mod common;
+
+use common::*;
+use dist_store::*;
+
+#[test]
+fn every_element_type_round_trips() {
+    for element in ElementType::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::create(&path, small_meta(element, 10, 4)).unwrap();
+        for shard in 0..store.meta().num_shards() {
+            write_full_shard(&store, shard);
+        }
+        let store = Store::open(&path).unwrap();
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.clips().len(), 10);
+        let meta = store.meta();
+        for clip in 0..10 {
+            let want = clip_spatial(meta, clip);
+            let got = reader.read_spatial(clip, &[3, 4]).unwrap();
+            assert_eq!(got.len(), want.len());
+            let width = meta.width();
+            for (row, (w, g)) in want.chunks(width).zip(got.chunks(width)).enumerate() {
+                let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (a, b) in w.iter().zip(g) {
+                    let tol = match element {
+                        ElementType::F32 => 0.0,
+                        ElementType::F16 => a.abs() * 2f32.powi(-11) + 6e-8,
+                        ElementType::Bf16 => a.abs() * 2f32.powi(-8),
+                        // The documented int8 bound: max |x| / 254 per token.
+                        ElementType::Int8 => max / 254.0 * 1.0001,
+                    };
+                    assert!((a - b).abs() <= tol, "{element} clip {clip} row {row}: {a} vs {b}");
+                }
+            }
+            assert_eq!(reader.read_frames(clip).unwrap(), clip_frames(meta, clip), "{element} frames of clip {clip}");
+            assert_eq!(reader.record(clip).unwrap(), &clip_record(clip));
+        }
+        // A layer subset reads just that layer, in the requested order.
+        let all = reader.read_spatial(5, &[3, 4]).unwrap();
+        let l4 = reader.read_spatial(5, &[4]).unwrap();
+        assert_eq!(&all[meta.layer_len()..], &l4[..]);
+        let swapped = reader.read_spatial(5, &[4, 3]).unwrap();
+        assert_eq!(&swapped[..meta.layer_len()], &l4[..]);
+        assert!(matches!(reader.read_spatial(5, &[2]), Err(StoreError::Mismatch { .. })));
+        assert_eq!(store.videos().unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn int8_is_at_most_a_quarter_of_raw_f32() {
+    // ViT-B width; the data has a few large channels per token, like real ViT residual streams.
+    let mut meta = small_meta(ElementType::Int8, 8, 8);
+    meta.encoder.width = 768;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("s"), meta.clone()).unwrap();
+    write_full_shard(&store, 0);
+    let on_disk = dir_size(&store.root().join("spatial")) + dir_size(&store.root().join("spatial_scale"));
+    // The same values as fp32 .npy files (header ignored): 4 bytes each.
+    let raw_f32 = 8 * meta.layers.len() as u64 * meta.layer_len() as u64 * 4;
+    assert!(on_disk * 4 <= raw_f32, "int8 {on_disk} bytes vs raw f32 {raw_f32}");
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    if !p.exists() {
+        return 0;
+    }
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.metadata().unwrap().is_dir() {
+                dir_size(&e.path())
+            } else if e.file_name() == "zarr.json" {
+                0 // metadata, not data
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn mismatched_expectations_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let meta = small_meta(ElementType::F16, 4, 2);
+    Store::create(&path, meta.clone()).unwrap();
+
+    let mut other = meta.encoder.clone();
+    other.weights_sha256 = "1234".into();
+    let err = Store::open_expecting(&path, &Expect::new().encoder(&other)).unwrap_err();
+    assert!(matches!(&err, StoreError::Mismatch { field, .. } if field == "encoder.weights_sha256"), "{err}");
+    assert!(err.to_string().contains("encoder.weights_sha256"), "{err}");
+
+    let mut s = meta.sampling.clone();
+    s.gamma = 4;
+    let err = Store::open_expecting(&path, &Expect::new().sampling(&s)).unwrap_err();
+    assert!(matches!(&err, StoreError::Mismatch { field, .. } if field == "sampling.gamma"), "{err}");
+
+    let mut p = meta.preprocessing.clone();
+    p.mean[1] = 0.5;
+    let err = Store::open_expecting(&path, &Expect::new().preprocessing(&p)).unwrap_err();
+    assert!(matches!(&err, StoreError::Mismatch { field, .. } if field == "preprocessing.mean"), "{err}");
+
+    let err = Store::open_expecting(&path, &Expect::new().layers(&[2, 3])).unwrap_err();
+    assert!(matches!(&err, StoreError::Mismatch { field, .. } if field == "layers"), "{err}");
+
+    let err = Store::open_expecting(&path, &Expect::new().field("element_type", ElementType::Int8)).unwrap_err();
+    assert!(matches!(&err, StoreError::Mismatch { field, .. } if field == "element_type"), "{err}");
+
+    // What matches opens.
+    Store::open_expecting(
+        &path,
+        &Expect::new().encoder(&meta.encoder).sampling(&meta.sampling).preprocessing(&meta.preprocessing).layers(&[4]),
+    )
+    .unwrap();
+
+    // Re-creating with the same metadata opens the store; with other metadata it is refused.
+    Store::create(&path, meta.clone()).unwrap();
+    let mut changed = meta.clone();
+    changed.sampling.t = 4;
+    let err = Store::create(&path, changed).unwrap_err();
+    assert!(matches!(&err, StoreError::Mismatch { field, .. } if field == "sampling.t"), "{err}");
+}
+
+#[test]
+fn uncommitted_shards_are_invisible_and_rewritable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("s"), small_meta(ElementType::F16, 8, 4)).unwrap();
+    let meta = store.meta().clone();
+    write_full_shard(&store, 1);
+    // Shard 0's writer is dropped without commit: nothing of it is visible.
+    let mut w = store.shard_writer(0).unwrap();
+    w.add_clip(clip_record(0), &clip_spatial(&meta, 0), &clip_frames(&meta, 0)).unwrap();
+    drop(w);
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.clips().iter().map(|c| c.clip).collect::<Vec<_>>(), vec![4, 5, 6, 7]);
+    assert!(matches!(reader.read_spatial(0, &[3]), Err(StoreError::MissingClip(0))));
+    // A shard whose videos all failed commits with no data.
+    let mut w = store.shard_writer(0).unwrap();
+    w.add_video(VideoRecord::failed("bad", "bad.mp4", "train", None, 9, "not_a_video", "no stream"));
+    w.commit().unwrap();
+    let videos = store.videos().unwrap();
+    assert_eq!(videos.iter().filter(|v| v.status == VideoStatus::Failed).count(), 1);
+    assert_eq!(videos.iter().find(|v| v.video_id == "bad").unwrap().error, "no stream");
+    // Wrong sizes are refused with a message.
+    let mut w = store.shard_writer(0).unwrap();
+    let err = w.add_clip(clip_record(0), &[0.0; 3], &clip_frames(&meta, 0)).unwrap_err();
+    assert!(err.to_string().contains("spatial has 3 values"), "{err}");
+    assert!(w.add_clip(clip_record(5), &clip_spatial(&meta, 5), &clip_frames(&meta, 5)).is_err());
+}
+
+#[test]
+fn label_sets_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("s"), small_meta(ElementType::F16, 2, 2)).unwrap();
+    let set = LabelSet {
+        name: "train".into(),
+        classes: vec!["a dog".into(), "a cat".into(), "zebra".into()],
+        embeddings: (0..18).map(|i| i as f32 * 0.25).collect(),
+        dim: 6,
+        info: serde_json::json!({"templates": ["a video of {}."]}),
+    };
+    store.write_label_set(&set).unwrap();
+    let mut zs = set.clone();
+    zs.name = "zeroshot".into();
+    zs.classes.truncate(1);
+    zs.embeddings.truncate(6);
+    store.write_label_set(&zs).unwrap();
+    assert_eq!(store.label_sets().unwrap(), vec!["train", "zeroshot"]);
+    assert_eq!(store.label_set("train").unwrap(), set);
+    assert_eq!(store.label_set("zeroshot").unwrap(), zs);
+    let err = store.label_set("nope").unwrap_err();
+    assert!(err.to_string().contains("train, zeroshot"), "{err}");
+}
+
+#[test]
+fn prefetch_yields_in_order_with_bounded_lookahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("s"), small_meta(ElementType::Bf16, 12, 4)).unwrap();
+    for s in 0..3 {
+        write_full_shard(&store, s);
+    }
+    let reader = store.reader().unwrap();
+    let order = vec![7, 3, 11, 0, 5, 5, 2];
+    let got: Vec<_> = reader.prefetch(order.clone(), vec![4], true, 2, 3).map(|s| s.unwrap()).collect();
+    assert_eq!(got.iter().map(|s| s.record.clip).collect::<Vec<_>>(), order);
+    for s in &got {
+        assert_eq!(s.spatial, reader.read_spatial(s.record.clip, &[4]).unwrap());
+        assert_eq!(s.frames, reader.read_frames(s.record.clip).unwrap());
+    }
+    // Dropping a prefetcher early stops its threads.
+    let mut p = reader.prefetch((0..12).collect(), vec![3], false, 1, 2);
+    p.next().unwrap().unwrap();
+    drop(p);
+}
+
+#[test]
+fn tensors_have_the_documented_shapes() {
+    let meta = small_meta(ElementType::F32, 2, 2);
+    let device = burn::tensor::Device::flex();
+    let a = clip_spatial(&meta, 0);
+    let b = clip_spatial(&meta, 1);
+    let taps = spatial_taps(&[&a, &b], 2, &meta, &device);
+    assert_eq!(taps.len(), 2);
+    assert_eq!(taps[1].dims(), [2 * 2, 5, 8]);
+    let v: Vec<f32> = taps[1].clone().into_data().to_vec().unwrap();
+    assert_eq!(&v[..meta.layer_len()], &a[meta.layer_len()..]);
+    assert_eq!(&v[meta.layer_len()..], &b[meta.layer_len()..]);
+    let f = clip_frames(&meta, 0);
+    let video = dense_video(&[&f], &meta, &device);
+    assert_eq!(video.dims(), [1, 3, 4, 32, 32]);
+    let v: Vec<f32> = video.into_data().to_vec().unwrap();
+    let want = (f[3 * 5 + 1] as f32 / 255.0 - CLIP_MEAN[1]) / CLIP_STD[1];
+    assert!((v[32 * 32 * 4 + 5] - want).abs() < 1e-6);
+}
