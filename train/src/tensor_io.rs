@@ -118,7 +118,7 @@ pub fn read_npy(path: &Path) -> Result<HostTensor> {
         return Err(npy_error("Fortran-order arrays are not supported; save with np.ascontiguousarray".into()));
     }
     let shape = file.shape().iter().map(|&d| d as usize).collect();
-    let descr = file.dtype().descr();
+    let descr = file.dtype().descr().trim_matches(|c| c == '\'' || c == '"').to_string();
     let data = match descr.as_str() {
         "<f4" => file.into_vec::<f32>().map_err(|e| npy_error(e.to_string()))?,
         other => return Err(npy_error(format!("dtype {other} is not <f4 (little-endian float32)"))),
