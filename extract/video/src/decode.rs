@@ -48,6 +48,17 @@ impl DecodedClip {
     }
 }
 
+/// What a decode call did, for benchmarks and tests of the seeking logic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodeStats {
+    /// Pictures the decoder returned (wanted or not).
+    pub frames_decoded: u64,
+    /// Seeks performed.
+    pub seeks: u64,
+    /// Decoding passes (more than 1 when a seeking pass had to restart from the beginning).
+    pub passes: u64,
+}
+
 /// A probed video, ready to decode views from.
 #[derive(Debug, Clone)]
 pub struct VideoReader {
@@ -79,6 +90,14 @@ impl VideoReader {
     /// decoder reports an error in the decoded range, `DecodeTimeout` past `cfg.limits.max_decode_seconds`,
     /// and the open errors of [`open_video`](crate::open_video).
     pub fn decode_views(&self, plans: &[ViewPlan], cfg: &SamplingConfig) -> Result<Vec<DecodedClip>, VideoError> {
+        self.decode_views_with_stats(plans, cfg).map(|(clips, _)| clips)
+    }
+
+    /// [`decode_views`](Self::decode_views), also returning what the decoder did.
+    ///
+    /// # Errors
+    /// As [`decode_views`](Self::decode_views).
+    pub fn decode_views_with_stats(&self, plans: &[ViewPlan], cfg: &SamplingConfig) -> Result<(Vec<DecodedClip>, DecodeStats), VideoError> {
         cfg.validate()?;
         let info = &self.probe.info;
         let path = info.path.as_path();
@@ -115,7 +134,7 @@ impl VideoReader {
             })
             .collect();
         if users.is_empty() {
-            return Ok(clips);
+            return Ok((clips, DecodeStats::default()));
         }
         let mut renderers: Vec<ViewRenderer> = plans
             .iter()
@@ -133,8 +152,8 @@ impl VideoReader {
             }
             Ok(())
         };
-        decode_frames(path, &self.probe.index, &wanted, &cfg.limits, &mut deliver)?;
-        Ok(clips)
+        let stats = decode_frames(path, &self.probe.index, &wanted, &cfg.limits, &mut deliver)?;
+        Ok((clips, stats))
     }
 }
 
@@ -160,12 +179,19 @@ enum Restart {
 }
 
 /// Decodes the sorted, distinct frame indices `wanted` and hands each to `deliver` once.
-fn decode_frames(path: &Path, index: &FrameIndex, wanted: &[u64], limits: &DecodeLimits, deliver: &mut Deliver<'_>) -> Result<(), VideoError> {
+fn decode_frames(
+    path: &Path,
+    index: &FrameIndex,
+    wanted: &[u64],
+    limits: &DecodeLimits,
+    deliver: &mut Deliver<'_>,
+) -> Result<DecodeStats, VideoError> {
     let deadline = Deadline::start(limits.max_decode_seconds);
+    let mut stats = DecodeStats::default();
     let mut pass = Pass::open(path, limits, deadline, index)?;
     if index.mode == FrameIndexMode::Pts {
-        match pass.run(wanted, true, deliver)? {
-            None => return Ok(()),
+        match pass.run(wanted, true, deliver, &mut stats)? {
+            None => return Ok(stats),
             Some(Restart::Overshoot) => tracing::warn!(path = %path.display(), "seek overshot its target; decoding from the start"),
             Some(Restart::NoTimestamps) => tracing::warn!(path = %path.display(), "frames without timestamps; indexing in decode order"),
         }
@@ -174,14 +200,12 @@ fn decode_frames(path: &Path, index: &FrameIndex, wanted: &[u64], limits: &Decod
             pass.decode_order = true;
         }
     }
-    match pass.run(wanted, false, deliver)? {
-        None => Ok(()),
-        Some(_) => {
-            pass = Pass::open(path, limits, deadline, index)?;
-            pass.decode_order = true;
-            pass.run(wanted, false, deliver).map(|_| ())
-        }
+    if pass.run(wanted, false, deliver, &mut stats)?.is_some() {
+        pass = Pass::open(path, limits, deadline, index)?;
+        pass.decode_order = true;
+        pass.run(wanted, false, deliver, &mut stats)?;
     }
+    Ok(stats)
 }
 
 /// One decoding pass over a freshly opened input.
@@ -213,8 +237,10 @@ impl<'i> Pass<'i> {
         let mut opts = ffmpeg::Dictionary::new();
         let threads = if limits.threads == 0 { "auto".to_string() } else { limits.threads.to_string() };
         opts.set("threads", &threads);
+        let codec = ffmpeg::codec::decoder::find(decoder.id())
+            .ok_or_else(|| VideoError::UnsupportedCodec { path: p.clone(), reason: format!("no decoder for {:?}", decoder.id().name()) })?;
         let decoder = decoder
-            .open_with(opts)
+            .open_as_with(codec, opts)
             .and_then(|o| o.video())
             .map_err(|e| VideoError::UnsupportedCodec { path: p.clone(), reason: format!("cannot open the decoder: {e}") })?;
         Ok(Self { path: p, input, decoder, stream, index, deadline, decode_order: index.mode != FrameIndexMode::Pts, seen_no_ts: false })
@@ -242,7 +268,15 @@ impl<'i> Pass<'i> {
 
     /// Decodes until every wanted frame has been delivered. Returns `Some(Restart)` when a seeking pass
     /// must be redone from the start.
-    fn run(&mut self, wanted: &[u64], allow_seek: bool, deliver: &mut Deliver<'_>) -> Result<Option<Restart>, VideoError> {
+    fn run(
+        &mut self,
+        wanted: &[u64],
+        allow_seek: bool,
+        deliver: &mut Deliver<'_>,
+        stats: &mut DecodeStats,
+    ) -> Result<Option<Restart>, VideoError> {
+        stats.passes += 1;
+        let produced_before = stats.frames_decoded;
         let mut st = State { next: 0, produced: 0, last_out: None, prev: None, frame: VideoFrame::empty(), seek_target: None };
         let mut eof = false;
         while st.next < wanted.len() && !eof {
@@ -254,6 +288,7 @@ impl<'i> Pass<'i> {
                 if key > reached && st.seek_target.is_none_or(|t| key > t) {
                     tracing::trace!(key, target, "seek");
                     self.seek_to(key)?;
+                    stats.seeks += 1;
                     st.seek_target = Some(target);
                     st.last_out = None;
                     st.prev = None;
@@ -281,7 +316,9 @@ impl<'i> Pass<'i> {
                 }
                 Err(e) => return Err(VideoError::Ffmpeg { path: self.path.clone(), reason: format!("reading packets: {e}") }),
             }
-            if let Some(restart) = self.receive(wanted, &mut st, deliver)? {
+            let outcome = self.receive(wanted, &mut st, deliver);
+            stats.frames_decoded = produced_before + st.produced;
+            if let Some(restart) = outcome? {
                 return Ok(Some(restart));
             }
         }

@@ -25,7 +25,7 @@ mod sampling;
 mod split;
 
 pub use classes::ClassList;
-pub use decode::{decode_views, DecodedClip, VideoReader};
+pub use decode::{decode_views, DecodeStats, DecodedClip, VideoReader};
 pub use error::VideoError;
 pub use ffmpeg_io::libavcodec_version;
 pub use manifest::{read_manifest, Manifest, ManifestEntry, ManifestFormat};
