@@ -1,0 +1,40 @@
+//! The `dist-extract` command line. Adding a subcommand is one variant here plus one module under
+//! [`crate::commands`] with an `Args` struct and its `run`.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// Everything frozen: decode videos, run the CLIP towers once, fill a dist feature store.
+#[derive(Debug, Parser)]
+#[command(name = "dist-extract", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a CLIP model's architecture, parameter counts and fingerprint.
+    InspectModel(commands::inspect_model::Args),
+    /// Run the vision tower on u8 frames from a .npy file and write every layer's tokens (safetensors).
+    EncodeFrames(commands::encode_frames::Args),
+    /// Tokenize and embed texts with the text tower (safetensors with input_ids and text_embeds).
+    EncodeText(commands::encode_text::Args),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    ///
+    /// # Errors
+    /// Whatever the subcommand reports, with context naming the file or model involved.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::InspectModel(args) => args.run(),
+            Command::EncodeFrames(args) => args.run(),
+            Command::EncodeText(args) => args.run(),
+        }
+    }
+}

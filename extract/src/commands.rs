@@ -1,0 +1,9 @@
+//! One module per subcommand: each has a clap `Args` struct and `Args::run`.
+//!
+//! Commands are the program's edge, so they report `anyhow` errors with context; the libraries they
+//! call (dist-clip, dist-video, dist-store) keep their own typed errors.
+
+pub mod encode_frames;
+pub mod encode_text;
+pub mod inspect_model;
+mod common;
