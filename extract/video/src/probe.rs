@@ -155,7 +155,9 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
         return Err(VideoError::ZeroFrames { path: p });
     }
     let count = scan.timestamps.len() as u64;
-    if stream_frames > 0 && (count as i64) < stream_frames && scan.demux_errors > 0 {
+    // The container's own count (the MP4 sample table, the AVI index) promises more frames than the file
+    // holds: the data was cut after the header was written.
+    if stream_frames > 0 && (count as i64) < stream_frames {
         return Err(VideoError::Truncated {
             path: p,
             reason: format!(
