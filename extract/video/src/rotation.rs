@@ -41,7 +41,7 @@ mod tests {
     fn rotations() {
         let one = 1 << 16;
         assert_eq!(parse_display_matrix(&matrix([one, 0, 0, 0, one, 0, 0, 0, 1 << 30])), Some(0));
-        // What `ffmpeg -metadata:s:v rotate=90` writes into an MP4: a = 0, b = 1, c = -1, d = 0.
+        // a = 0, b = 1, c = -1, d = 0: atan2(b, a) = 90, shown rotated 90 degrees clockwise.
         assert_eq!(parse_display_matrix(&matrix([0, one, 0, -one, 0, 0, 0, 0, 1 << 30])), Some(90));
         assert_eq!(parse_display_matrix(&matrix([-one, 0, 0, 0, -one, 0, 0, 0, 1 << 30])), Some(180));
         assert_eq!(parse_display_matrix(&matrix([0, -one, 0, one, 0, 0, 0, 0, 1 << 30])), Some(270));
