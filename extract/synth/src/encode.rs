@@ -1,9 +1,10 @@
 //! Writes clips as real video files through FFmpeg's libraries (libavcodec / libavformat).
 //!
 //! Timestamps: the encoder time base is `1/fps` and frame `i` gets `pts = i`, so the file is constant
-//! frame rate and decodes to exactly the rendered frame count. Reproducibility: one encoder thread
-//! and the muxer's `bitexact` flag (no random Matroska segment UID, no creation time), so the same
-//! clip gives a byte-identical file with the same FFmpeg build.
+//! frame rate and decodes to exactly the rendered frame count. Reproducibility: one encoder thread,
+//! fully initialised input frames, x264's macroblock-tree rate control off, and the muxer's
+//! `bitexact` flag (no random Matroska segment UID, no creation time), so the same clip gives a
+//! byte-identical file with the same FFmpeg and x264 builds.
 
 use std::fmt;
 use std::path::Path;
@@ -13,7 +14,6 @@ use std::sync::Once;
 use ffmpeg_next as ffmpeg;
 use ffmpeg::codec::{self, threading};
 use ffmpeg::format::Pixel;
-use ffmpeg::software::scaling;
 use ffmpeg::util::{color, frame};
 use ffmpeg::{Dictionary, Packet, Rational};
 
@@ -155,7 +155,7 @@ pub fn write_clip(path: &Path, clip: &Clip, cfg: &EncodeConfig) -> Result<()> {
     enc.set_time_base(time_base);
     enc.set_frame_rate(Some(rate));
     if cfg.codec == Codec::H264 {
-        // swscale's RGB -> YUV conversion below is BT.601 limited range: say so in the stream.
+        // `convert` produces BT.601 limited-range YUV: say so in the stream.
         enc.set_colorspace(color::Space::SMPTE170M);
         enc.set_color_range(color::Range::MPEG);
     }
@@ -166,6 +166,10 @@ pub fn write_clip(path: &Path, clip: &Clip, cfg: &EncodeConfig) -> Result<()> {
     if cfg.codec == Codec::H264 {
         options.set("preset", &cfg.preset);
         options.set("crf", &cfg.crf.to_string());
+        // x264's macroblock-tree rate control reads uninitialised memory at the end of short clips:
+        // with it on, identical frames gave different files depending on what the process had
+        // encoded before. Off, output is reproducible (and 16-frame clips lose nothing from it).
+        options.set("mbtree", "0");
     }
     let mut enc = enc.open_with(options).map_err(fail("open the encoder for"))?;
 
@@ -181,7 +185,6 @@ pub fn write_clip(path: &Path, clip: &Clip, cfg: &EncodeConfig) -> Result<()> {
     octx.write_header_with(header_options).map_err(fail("write the header of"))?;
     let stream_time_base = octx.stream(0).map_or(time_base, |s| s.time_base());
 
-    let mut converter = FrameConverter::new(pixel, width, height).map_err(fail("create a pixel converter for"))?;
     let drain = |enc: &mut ffmpeg::encoder::Video, octx: &mut ffmpeg::format::context::Output| -> Result<()> {
         let mut packet = Packet::empty();
         while enc.receive_packet(&mut packet).is_ok() {
@@ -192,7 +195,7 @@ pub fn write_clip(path: &Path, clip: &Clip, cfg: &EncodeConfig) -> Result<()> {
         Ok(())
     };
     for (i, f) in clip.frames.iter().enumerate() {
-        let mut out = converter.convert(f).map_err(fail("convert a frame for"))?;
+        let mut out = convert(f, pixel);
         out.set_pts(Some(i as i64));
         enc.send_frame(&out).map_err(|e| fail(&format!("encode frame {i} of"))(e))?;
         drain(&mut enc, &mut octx)?;
@@ -203,54 +206,69 @@ pub fn write_clip(path: &Path, clip: &Clip, cfg: &EncodeConfig) -> Result<()> {
     Ok(())
 }
 
-/// Turns packed RGB [`Frame`]s into the encoder's pixel format.
-enum FrameConverter {
-    /// swscale RGB24 -> YUV 4:2:0.
-    Scaled { scaler: scaling::Context, rgb: frame::Video, pixel: Pixel },
-    /// Lossless repacking RGB -> BGR0 by hand (swscale is not guaranteed to be bit-exact).
-    Bgr0,
+/// Converts a packed RGB [`Frame`] into a new frame in the encoder's pixel format.
+///
+/// Both conversions are done by hand rather than by swscale: they are a few lines, exactly
+/// specified, and bit-reproducible (see `zeroed`).
+fn convert(f: &Frame, pixel: Pixel) -> frame::Video {
+    let mut out = zeroed(pixel, f.width as u32, f.height as u32);
+    let row = f.width * 3;
+    if pixel == Pixel::BGRZ {
+        let stride = out.stride(0);
+        let data = out.data_mut(0);
+        for (y, src) in f.rgb.chunks_exact(row).enumerate() {
+            let dst = &mut data[y * stride..y * stride + f.width * 4];
+            for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(3)) {
+                d.copy_from_slice(&[s[2], s[1], s[0], 0]);
+            }
+        }
+        return out;
+    }
+    // YUV 4:2:0, BT.601 limited range: luma per pixel, chroma from the mean RGB of each 2x2 block.
+    let px = |x: usize, y: usize| {
+        let i = y * row + x * 3;
+        [f.rgb[i], f.rgb[i + 1], f.rgb[i + 2]].map(f32::from)
+    };
+    let stride = out.stride(0);
+    let luma = out.data_mut(0);
+    for y in 0..f.height {
+        for x in 0..f.width {
+            let [r, g, b] = px(x, y);
+            luma[y * stride + x] = to_u8(16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0);
+        }
+    }
+    let (cb_stride, cr_stride) = (out.stride(1), out.stride(2));
+    for cy in 0..f.height / 2 {
+        for cx in 0..f.width / 2 {
+            let mut m = [0.0f32; 3];
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let p = px(2 * cx + dx, 2 * cy + dy);
+                for c in 0..3 {
+                    m[c] += p[c] / 4.0;
+                }
+            }
+            let [r, g, b] = m;
+            out.data_mut(1)[cy * cb_stride + cx] = to_u8(128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0);
+            out.data_mut(2)[cy * cr_stride + cx] = to_u8(128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0);
+        }
+    }
+    out.set_color_space(color::Space::SMPTE170M);
+    out.set_color_range(color::Range::MPEG);
+    out
 }
 
-impl FrameConverter {
-    fn new(pixel: Pixel, width: usize, height: usize) -> Result<Self, ffmpeg::Error> {
-        if pixel == Pixel::BGRZ {
-            return Ok(Self::Bgr0);
-        }
-        let (w, h) = (width as u32, height as u32);
-        let flags = scaling::Flags::BICUBIC | scaling::Flags::ACCURATE_RND | scaling::Flags::FULL_CHR_H_INP;
-        let scaler = scaling::Context::get(Pixel::RGB24, w, h, pixel, w, h, flags)?;
-        Ok(Self::Scaled { scaler, rgb: frame::Video::new(Pixel::RGB24, w, h), pixel })
-    }
+fn to_u8(v: f32) -> u8 {
+    v.round().clamp(0.0, 255.0) as u8
+}
 
-    fn convert(&mut self, f: &Frame) -> Result<frame::Video, ffmpeg::Error> {
-        let row = f.width * 3;
-        match self {
-            Self::Bgr0 => {
-                let mut out = frame::Video::new(Pixel::BGRZ, f.width as u32, f.height as u32);
-                let stride = out.stride(0);
-                let data = out.data_mut(0);
-                for (y, src) in f.rgb.chunks_exact(row).enumerate() {
-                    let dst = &mut data[y * stride..y * stride + f.width * 4];
-                    for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(3)) {
-                        d.copy_from_slice(&[s[2], s[1], s[0], 0]);
-                    }
-                }
-                Ok(out)
-            }
-            Self::Scaled { scaler, rgb, pixel } => {
-                let stride = rgb.stride(0);
-                let data = rgb.data_mut(0);
-                for (y, src) in f.rgb.chunks_exact(row).enumerate() {
-                    data[y * stride..y * stride + row].copy_from_slice(src);
-                }
-                let mut out = frame::Video::new(*pixel, f.width as u32, f.height as u32);
-                scaler.run(rgb, &mut out)?;
-                out.set_color_space(color::Space::SMPTE170M);
-                out.set_color_range(color::Range::MPEG);
-                Ok(out)
-            }
-        }
+/// A frame whose row padding is zero. `av_frame_get_buffer` leaves the padding uninitialised and
+/// the encoder may read some of it: keep the input fully defined.
+fn zeroed(pixel: Pixel, width: u32, height: u32) -> frame::Video {
+    let mut f = frame::Video::new(pixel, width, height);
+    for plane in 0..f.planes() {
+        f.data_mut(plane).fill(0);
     }
+    f
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ impl ShapeKind {
             Self::Square => 0.85 * std::f32::consts::SQRT_2,
             Self::Triangle => 1.5,
             Self::Cross => 1.0f32.hypot(0.4),
-            Self::Hand => 1.0,
+            Self::Hand => 1.05, // bar to 0.96 plus its half width 0.09
         }
     }
 
@@ -106,8 +106,8 @@ impl ShapeKind {
             Self::Triangle => sd_polygon(p, &TRIANGLE),
             Self::Cross => sd_box(p, Vec2::new(1.0, 0.4)).min(sd_box(p, Vec2::new(0.4, 1.0))),
             Self::Hand => {
-                let bar = sd_segment(p, Vec2::new(0.0, 0.0), Vec2::new(0.97, 0.0)) - 0.07;
-                let hub = p.len() - 0.15;
+                let bar = sd_segment(p, Vec2::new(0.0, 0.0), Vec2::new(0.96, 0.0)) - 0.09;
+                let hub = p.len() - 0.17;
                 sd_polygon(p, &HAND_FLAG).min(bar).min(hub)
             }
         }
@@ -122,7 +122,7 @@ const TRIANGLE: [Vec2; 3] = [
 ];
 
 /// The flag that makes the hand chiral: a triangle on the +y side of the bar near its tip.
-const HAND_FLAG: [Vec2; 3] = [Vec2::new(0.55, 0.0), Vec2::new(1.0, 0.0), Vec2::new(0.72, 0.42)];
+const HAND_FLAG: [Vec2; 3] = [Vec2::new(0.5, 0.0), Vec2::new(1.0, 0.0), Vec2::new(0.7, 0.45)];
 
 /// A shape placed in the frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
