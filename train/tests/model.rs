@@ -6,5 +6,6 @@ mod model {
     mod gradients;
     mod param_counts;
     mod parity;
+    mod presets;
     mod shapes;
 }
