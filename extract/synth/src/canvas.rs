@@ -74,9 +74,8 @@ impl Canvas {
                 let d = shape.sdf(Vec2::new(x as f32 + 0.5, y as f32 + 0.5));
                 let cover = (0.5 - d).clamp(0.0, 1.0);
                 if cover > 0.0 {
-                    let p = &mut self.px[y * self.size + x];
-                    for c in 0..3 {
-                        p[c] += (color.0[c] - p[c]) * cover;
+                    for (v, target) in self.px[y * self.size + x].iter_mut().zip(color.0) {
+                        *v += (target - *v) * cover;
                     }
                 }
             }

@@ -120,7 +120,7 @@ pub fn write_clip(path: &Path, clip: &Clip, cfg: &EncodeConfig) -> Result<()> {
     let first = clip.frames.first().ok_or_else(|| Error::config("frames", "cannot encode an empty clip"))?;
     let (width, height) = (first.width, first.height);
     for (i, f) in clip.frames.iter().enumerate() {
-        let odd = cfg.codec == Codec::H264 && (f.width % 2 != 0 || f.height % 2 != 0);
+        let odd = cfg.codec == Codec::H264 && (!f.width.is_multiple_of(2) || !f.height.is_multiple_of(2));
         if f.width != width || f.height != height || odd || f.rgb.len() != f.width * f.height * 3 {
             return Err(Error::FrameSize {
                 path: path.to_owned(),

@@ -34,7 +34,7 @@ impl SceneConfig {
     /// # Errors
     /// [`Error::InvalidConfig`] naming the offending field.
     pub fn validate(&self) -> Result<()> {
-        if self.size < 32 || self.size % 2 != 0 || self.size > 4096 {
+        if self.size < 32 || !self.size.is_multiple_of(2) || self.size > 4096 {
             return Err(Error::config("size", format!("{} is not an even number in [32, 4096]", self.size)));
         }
         if !(4..=1024).contains(&self.frames) {
