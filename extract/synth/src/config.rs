@@ -48,6 +48,10 @@ pub struct SynthArgs {
     /// x264 constant rate factor (h264 only).
     #[arg(long, default_value_t = 18)]
     pub crf: u8,
+    /// H.264 only: all I-frames at constant QP (the --crf value), so a clip and its reversal decode
+    /// to exactly the same frames in opposite order (exact chance through a lossy codec).
+    #[arg(long)]
+    pub intra_only: bool,
     /// Families to generate, comma-separated: translate, rotate, approach, event_order, control.
     #[arg(long, value_delimiter = ',', default_value = "translate,rotate,approach,event_order,control", value_parser = parse_family)]
     pub families: Vec<Family>,
@@ -114,7 +118,13 @@ impl SynthConfig {
                 distractors: args.distractors,
                 texture: args.texture,
             },
-            encode: EncodeConfig { codec: args.codec, fps: args.fps, crf: args.crf, ..EncodeConfig::default() },
+            encode: EncodeConfig {
+                codec: args.codec,
+                fps: args.fps,
+                crf: args.crf,
+                intra_only: args.intra_only,
+                ..EncodeConfig::default()
+            },
             split: args.split,
             jobs: args.jobs,
         };

@@ -76,11 +76,15 @@ pub struct EncodeConfig {
     pub crf: u8,
     /// x264 preset (ignored by FFV1).
     pub preset: String,
+    /// H.264 only: every frame an I-frame, at constant QP `crf` instead of constant rate factor.
+    /// Each frame's coding then depends only on its own content, so a clip and its reversal
+    /// decode to the same multiset of frames even through the lossy codec.
+    pub intra_only: bool,
 }
 
 impl Default for EncodeConfig {
     fn default() -> Self {
-        Self { codec: Codec::H264, fps: 8, crf: 18, preset: "medium".to_owned() }
+        Self { codec: Codec::H264, fps: 8, crf: 18, preset: "medium".to_owned(), intra_only: false }
     }
 }
 
@@ -165,10 +169,15 @@ pub fn write_clip(path: &Path, clip: &Clip, cfg: &EncodeConfig) -> Result<()> {
     let mut options = Dictionary::new();
     if cfg.codec == Codec::H264 {
         options.set("preset", &cfg.preset);
-        options.set("crf", &cfg.crf.to_string());
-        // x264's macroblock-tree rate control reads uninitialised memory at the end of short clips:
-        // with it on, identical frames gave different files depending on what the process had
-        // encoded before. Off, output is reproducible (and 16-frame clips lose nothing from it).
+        if cfg.intra_only {
+            enc.set_gop(1);
+            options.set("qp", &cfg.crf.to_string());
+        } else {
+            options.set("crf", &cfg.crf.to_string());
+        }
+        // With x264's macroblock-tree rate control on, identical frames gave different files
+        // depending on what the process had encoded before (history-dependent state, presumably
+        // uninitialised memory). Off, output is reproducible; 16-frame clips gain little from it.
         options.set("mbtree", "0");
     }
     let mut enc = enc.open_with(options).map_err(fail("open the encoder for"))?;

@@ -1,5 +1,5 @@
 //! Generation speed of the synthetic benchmark, side by side in one run:
-//! rendering only, rendering + H.264 (mp4), rendering + FFV1 (mkv), each on 1 thread and on all.
+//! rendering only, rendering + H.264 (mp4), + intra-only H.264, + FFV1 (mkv), on 1 thread and on all.
 //!
 //! `cargo run --release -p dist-synth --bin synth-bench -- [clips] [size] [frames]`
 //! (defaults: 240 clips, 112 px, 16 frames; all families, seed 0, no noise).
@@ -21,7 +21,7 @@ fn main() -> Result<()> {
     let scene = SceneConfig { size, frames, ..SceneConfig::default() };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("synth-bench: {} clips ({per_class} per class) of {size}x{size}x{frames}, {cores} cores", per_class * classes.len());
-    println!("{:<22} {:>8} {:>10} {:>10}", "stage", "threads", "seconds", "clips/s");
+    println!("{:<22} {:>8} {:>10} {:>10} {:>10}", "stage", "threads", "seconds", "clips/s", "KiB/clip");
 
     let tmp = std::env::temp_dir().join(format!("synth-bench-{}", std::process::id()));
     for threads in [1, cores] {
@@ -38,27 +38,44 @@ fn main() -> Result<()> {
                 })
                 .sum()
         });
-        report("render only", threads, frames_rendered / frames, start.elapsed().as_secs_f64());
+        report("render only", threads, frames_rendered / frames, start.elapsed().as_secs_f64(), None);
 
-        for codec in [Codec::H264, Codec::Ffv1] {
+        for (codec, intra_only) in [(Codec::H264, false), (Codec::H264, true), (Codec::Ffv1, false)] {
             let cfg = SynthConfig {
-                out: tmp.join(format!("{codec}-{threads}")),
+                out: tmp.join(format!("{codec}-{intra_only}-{threads}")),
                 clips_per_class: per_class,
                 seed: 0,
                 families: Family::ALL.to_vec(),
                 scene: scene.clone(),
-                encode: EncodeConfig { codec, ..EncodeConfig::default() },
+                encode: EncodeConfig { codec, intra_only, ..EncodeConfig::default() },
                 split: SplitFractions::default(),
                 jobs: Some(threads),
             };
             let summary = generate(&cfg)?;
-            report(&format!("render + {codec}"), threads, summary.clips, summary.seconds);
+            let bytes = dir_bytes(&cfg.out)?;
+            let stage = format!("render + {codec}{}", if intra_only { " intra" } else { "" });
+            report(&stage, threads, summary.clips, summary.seconds, Some(bytes));
         }
     }
     std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
     Ok(())
 }
 
-fn report(stage: &str, threads: usize, clips: usize, seconds: f64) {
-    println!("{stage:<22} {threads:>8} {seconds:>10.2} {:>10.1}", clips as f64 / seconds);
+/// Total size of the video files under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            total += dir_bytes(&path)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("mp4" | "mkv")) {
+            total += std::fs::metadata(&path)?.len();
+        }
+    }
+    Ok(total)
+}
+
+fn report(stage: &str, threads: usize, clips: usize, seconds: f64, bytes: Option<u64>) {
+    let size = bytes.map_or(String::from("-"), |b| format!("{:.1}", b as f64 / 1024.0 / clips as f64));
+    println!("{stage:<22} {threads:>8} {seconds:>10.2} {:>10.1} {size:>10}", clips as f64 / seconds);
 }
