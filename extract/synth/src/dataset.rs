@@ -81,6 +81,13 @@ impl Group {
     pub fn render(&self, scene: &SceneConfig, seed: u64) -> Clip {
         render_base(self.family, self.variant, self.index, scene, seed)
     }
+
+    /// Renders the clip of every entry of [`Group::clips`], in that order: the base clip for sense 0
+    /// and control, its exact reversal for sense 1.
+    pub fn render_clips(&self, scene: &SceneConfig, seed: u64) -> Vec<Clip> {
+        let base = self.render(scene, seed);
+        self.clips.iter().map(|r| if r.sense == Some(1) { base.reversed() } else { base.clone() }).collect()
+    }
 }
 
 /// Renders base clip `index` of `family` (`variant` = control shape index), as [`Group::render`].

@@ -100,9 +100,7 @@ pub fn generate(cfg: &SynthConfig) -> Result<Summary> {
 
 /// Renders one group's base clip and writes it (and, for paired families, its reversal).
 fn encode_group(out: &Path, group: &Group, cfg: &SynthConfig, progress: &Progress) -> Result<()> {
-    let base = group.render(&cfg.scene, cfg.seed);
-    for record in &group.clips {
-        let clip = if record.sense == Some(1) { base.reversed() } else { base.clone() };
+    for (record, clip) in group.clips.iter().zip(group.render_clips(&cfg.scene, cfg.seed)) {
         write_clip(&out.join(&record.path), &clip, &cfg.encode)?;
         progress.inc();
     }

@@ -31,11 +31,7 @@ fn main() -> Result<()> {
         let frames_rendered: usize = pool.install(|| {
             groups
                 .par_iter()
-                .map(|g| {
-                    let base = g.render(&scene, 0);
-                    // Reversal is part of producing a paired family's second clip.
-                    g.clips.iter().map(|r| if r.sense == Some(1) { base.reversed() } else { base.clone() }.frames.len()).sum::<usize>()
-                })
+                .map(|g| g.render_clips(&scene, 0).iter().map(|c| c.frames.len()).sum::<usize>())
                 .sum()
         });
         report("render only", threads, frames_rendered / frames, start.elapsed().as_secs_f64(), None);
