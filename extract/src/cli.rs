@@ -23,6 +23,14 @@ pub enum Command {
     EncodeFrames(commands::encode_frames::Args),
     /// Tokenize and embed texts with the text tower (safetensors with input_ids and text_embeds).
     EncodeText(commands::encode_text::Args),
+    /// Extract a dataset into a feature store (resumable; shardable across processes and machines).
+    Run(commands::run::Args),
+    /// Add a label set (class names and text embeddings) to a store.
+    Text(commands::text::Args),
+    /// Decode what the sampling would take and list the unusable videos with reasons.
+    Scan(commands::scan::Args),
+    /// Report a store's videos done/failed/pending, clips, bytes, and the failures.
+    Status(commands::status::Args),
 }
 
 impl Cli {
@@ -35,6 +43,10 @@ impl Cli {
             Command::InspectModel(args) => args.run(),
             Command::EncodeFrames(args) => args.run(),
             Command::EncodeText(args) => args.run(),
+            Command::Run(args) => args.run(),
+            Command::Text(args) => args.run(),
+            Command::Scan(args) => args.run(),
+            Command::Status(args) => args.run(),
         }
     }
 }

@@ -6,4 +6,8 @@
 pub mod encode_frames;
 pub mod encode_text;
 pub mod inspect_model;
+pub mod run;
+pub mod scan;
+pub mod status;
+pub mod text;
 mod common;

@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use zarrs::array::codec::ZstdCodec;
+use zarrs::array::codec::{ShardingCodecOptions, SubchunkWriteOrder, ZstdCodec};
+use zarrs::array::CodecSpecificOptions;
 use zarrs::array::{data_type, Array, ArrayBuilder, DataType};
 use zarrs::filesystem::FilesystemStore;
 
@@ -106,7 +107,15 @@ pub(crate) struct Arrays {
 
 impl Arrays {
     pub(crate) fn open(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<Self> {
-        let open = |name: &str| Array::open(store.clone(), name).map_err(zarr_err(format!("open {name}")));
+        // Inner chunks in C order within each shard: the default (unordered, completion order of the
+        // parallel encoder) would make the same data produce different shard bytes from run to run.
+        let ordered = CodecSpecificOptions::default()
+            .with_option(ShardingCodecOptions::default().with_subchunk_write_order(SubchunkWriteOrder::C));
+        let open = |name: &str| {
+            Array::open(store.clone(), name)
+                .map(|a| a.with_codec_specific_options(&ordered))
+                .map_err(zarr_err(format!("open {name}")))
+        };
         Ok(Self {
             spatial: open(SPATIAL)?,
             spatial_scale: if meta.element_type == ElementType::Int8 { Some(open(SPATIAL_SCALE)?) } else { None },

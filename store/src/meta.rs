@@ -83,6 +83,9 @@ pub struct StoreMeta {
     pub zstd_level: i32,
     /// The program that created the store.
     pub created_by: String,
+    /// Source videos the creating job planned (0 when unknown); `status` reports pending ones from it.
+    #[serde(default)]
+    pub planned_videos: u64,
 }
 
 impl StoreMeta {

@@ -41,6 +41,7 @@ pub fn small_meta(element: ElementType, num_clips: u64, clips_per_shard: u64) ->
         clips_per_shard,
         zstd_level: 3,
         created_by: "dist-store tests".into(),
+        planned_videos: 0,
     }
 }
 

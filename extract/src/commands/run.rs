@@ -1,0 +1,264 @@
+//! `dist-extract run`: fill a feature store from a dataset's manifests, resumable and shardable.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use dist_store::{default_clips_per_shard, ElementType, EncoderFingerprint, Preprocessing, Sampling, Store, StoreMeta};
+use dist_video::{read_manifest, ClassList, ManifestFormat, Split};
+
+use crate::commands::common::ModelArgs;
+use crate::job::{self, parse_layers, ExtractConfig, Plan, Progress, ShardSelection};
+
+/// Extract a dataset into a feature store.
+///
+/// Re-running the same command resumes: finished shards are kept, unfinished ones are redone. Several
+/// processes may fill one store at once with `--shard i/n` (or Slurm / Kubernetes job-array variables).
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Annotation file, optionally prefixed with its split: `train=train.txt`, `test=val.csv`. Repeat for
+    /// several splits. Formats: mmaction list, Kinetics CSV, SSv2 JSON, or a folder per class.
+    #[arg(long, required = true)]
+    pub manifest: Vec<String>,
+    /// Class names, one per line (line i = class i); also embedded as the store's `train` label set.
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
+    /// Folder relative video paths resolve against (default: each manifest's folder).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Manifest format (default: detected from each file).
+    #[arg(long)]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The store directory (created if missing; resumed if it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// TOML job settings (configs/extract/*.toml); the flags below override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// T: sparse frames per clip.
+    #[arg(long)]
+    pub t: Option<usize>,
+    /// γ: dense frames per sparse frame.
+    #[arg(long)]
+    pub gamma: Option<usize>,
+    /// Side of the stored frames and the encoder input (default: the model's image size).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Random views per training video.
+    #[arg(long)]
+    pub train_views: Option<usize>,
+    /// Temporal clips per val/test video.
+    #[arg(long)]
+    pub test_views: Option<usize>,
+    /// Spatial crops per val/test clip (1 or 3).
+    #[arg(long)]
+    pub spatial_crops: Option<usize>,
+    /// Layers to store: all, a range (5-12) or a list (9,10,11,12).
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Stored element type: f32, f16, bf16 or int8.
+    #[arg(long)]
+    pub element_type: Option<ElementType>,
+    /// Clips per encoder batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Clips per Zarr shard (default: ~256 MB of data per shard).
+    #[arg(long)]
+    pub clips_per_shard: Option<u64>,
+    /// Seed of the random training views.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Videos decoded in parallel (0: one per core).
+    #[arg(long)]
+    pub decode_threads: Option<usize>,
+    /// This process's part of the job, `i/n`; default from SLURM_ARRAY_TASK_ID/COUNT or
+    /// JOB_COMPLETION_INDEX + DIST_SHARD_COUNT, else the whole job.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Only redo the shards holding videos recorded as failed (after fixing or re-encoding them).
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Prompt templates of the `train` label set: `ensemble`, a file, or literals with {} (repeatable).
+    #[arg(long)]
+    pub templates: Vec<String>,
+}
+
+impl Args {
+    fn config(&self) -> anyhow::Result<ExtractConfig> {
+        let mut cfg = match &self.config {
+            Some(p) => toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+                .with_context(|| format!("parsing {}", p.display()))?,
+            None => ExtractConfig::default(),
+        };
+        let s = &mut cfg.sampling;
+        macro_rules! set {
+            ($dst:expr, $src:expr) => {
+                if let Some(v) = $src.clone() {
+                    $dst = v;
+                }
+            };
+        }
+        set!(s.t, self.t);
+        set!(s.gamma, self.gamma);
+        set!(s.train_views, self.train_views);
+        set!(s.test_views, self.test_views);
+        set!(s.spatial_crops, self.spatial_crops);
+        set!(s.seed, self.seed);
+        set!(cfg.layers, self.layers);
+        set!(cfg.element_type, self.element_type);
+        set!(cfg.batch_size, self.batch_size);
+        set!(cfg.decode_threads, self.decode_threads);
+        if let Some(n) = self.clips_per_shard {
+            cfg.clips_per_shard = Some(n);
+        }
+        if let Some(size) = self.size {
+            cfg.sampling.input_size = size;
+        }
+        Ok(cfg)
+    }
+
+    fn entries(&self, classes: Option<&ClassList>) -> anyhow::Result<Vec<(dist_video::ManifestEntry, Split)>> {
+        let format = self.format.as_deref().map(parse_format).transpose()?;
+        let mut out = Vec::new();
+        for spec in &self.manifest {
+            let (split, path) = match spec.split_once('=') {
+                Some((s, p)) if s.parse::<Split>().is_ok() => (Some(s.parse::<Split>().expect("checked")), p),
+                _ => (None, spec.as_str()),
+            };
+            let m = read_manifest(path.as_ref(), format, self.root.as_deref(), classes)?;
+            for e in m.entries {
+                let split = split.or(e.split).unwrap_or(Split::Train);
+                out.push((e, split));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn run(self) -> anyhow::Result<()> {
+        let mut cfg = self.config()?;
+        let model = self.model.load()?;
+        if self.size.is_none() && self.config.is_none() {
+            cfg.sampling.input_size = model.fingerprint.image_size as u32;
+        }
+        let layers = parse_layers(&cfg.layers, model.fingerprint.layers)?;
+        let classes = self.classes.as_deref().map(ClassList::read).transpose()?;
+        let entries = self.entries(classes.as_ref())?;
+        anyhow::ensure!(!entries.is_empty(), "the manifests list no videos");
+
+        let fp = &model.fingerprint;
+        let size = cfg.sampling.input_size as usize;
+        let tokens = (size / fp.patch_size).pow(2) + 1;
+        let clip_bytes = layers.len() * cfg.sampling.t * tokens * fp.width * cfg.element_type.size()
+            + cfg.sampling.t * cfg.sampling.gamma * size * size * 3;
+        let per_shard = cfg.clips_per_shard.unwrap_or_else(|| default_clips_per_shard(clip_bytes, 256 << 20));
+        let plan = Plan::new(entries, &cfg.sampling, per_shard);
+        let meta = StoreMeta {
+            format_version: dist_store::FORMAT_VERSION,
+            encoder: EncoderFingerprint {
+                architecture: fp.architecture.clone(),
+                name: self.model.model.clone(),
+                image_size: fp.image_size,
+                patch_size: fp.patch_size,
+                width: fp.width,
+                layers: fp.layers,
+                heads: fp.heads,
+                embed_dim: fp.embed_dim,
+                weights_sha256: fp.weights_sha256.clone(),
+            },
+            preprocessing: Preprocessing {
+                resize_short: cfg.sampling.resize_short.unwrap_or(cfg.sampling.input_size) as usize,
+                crop: size,
+                interpolation: "bilinear".into(),
+                mean: fp.mean,
+                std: fp.std,
+            },
+            sampling: Sampling {
+                t: cfg.sampling.t,
+                gamma: cfg.sampling.gamma,
+                strategy: "tsn".into(),
+                train_views: cfg.sampling.train_views,
+                test_views: cfg.sampling.test_views,
+                spatial_crops: cfg.sampling.spatial_crops,
+                seed: cfg.sampling.seed,
+                short_video_policy: serde_json::to_value(cfg.sampling.short_video_policy)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+            layers,
+            element_type: cfg.element_type,
+            num_clips: plan.num_clips(),
+            clips_per_shard: plan.clips_per_shard,
+            zstd_level: cfg.zstd_level,
+            created_by: format!("dist-extract {}", env!("CARGO_PKG_VERSION")),
+            planned_videos: plan.videos.len() as u64,
+        };
+        let store = Store::create(&self.out, meta)
+            .with_context(|| format!("creating or resuming the store {}", self.out.display()))?;
+
+        let selection = match &self.shard {
+            Some(s) => ShardSelection::parse(s)?,
+            None => ShardSelection::from_env(|k| std::env::var(k).ok())?.unwrap_or(ShardSelection::ALL),
+        };
+        let committed = store.committed_shards()?;
+        let todo: Vec<u64> = if self.retry_failed {
+            let failed: std::collections::BTreeSet<u64> =
+                store.videos()?.iter().filter(|v| v.status == dist_store::VideoStatus::Failed).map(|v| v.shard).collect();
+            failed.into_iter().filter(|&s| selection.owns(s)).collect()
+        } else {
+            (0..plan.num_shards).filter(|&s| selection.owns(s) && !committed.contains(&s)).collect()
+        };
+
+        if let Some(classes) = &classes {
+            if selection.index == 0 && !store.label_sets()?.contains(&"train".to_string()) {
+                let templates = job::labels::resolve_templates(&self.templates)?;
+                job::labels::write_label_set(&store, &model, "train", classes.names(), &templates)?;
+            }
+        }
+
+        let videos: u64 = todo.iter().map(|&s| plan.shard_videos(s).count() as u64).sum();
+        tracing::info!(
+            store = %self.out.display(),
+            shards = todo.len(),
+            skipped = committed.len(),
+            videos,
+            "extracting (shard {}/{})",
+            selection.index,
+            selection.count
+        );
+        let progress = Progress::new(videos);
+        let summary = job::pipeline::run(&store, &plan, &model.vision, &cfg, &todo, &progress)?;
+        progress.finish();
+        let secs = summary.wall.as_secs_f64().max(1e-9);
+        println!(
+            "extracted {} shards: {} videos ok, {} failed, {} clips in {:.1} s ({:.2} videos/s, {:.1} frames/s); \
+             busy: decode {:.1} s, encode {:.1} s, write {:.1} s",
+            summary.shards,
+            summary.videos_ok,
+            summary.videos_failed,
+            summary.clips,
+            secs,
+            (summary.videos_ok + summary.videos_failed) as f64 / secs,
+            summary.frames as f64 / secs,
+            summary.decode.as_secs_f64(),
+            summary.encode.as_secs_f64(),
+            summary.write.as_secs_f64(),
+        );
+        if summary.videos_failed > 0 {
+            println!("{} videos failed: `dist-extract status {}` lists them with reasons", summary.videos_failed, self.out.display());
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn parse_format(s: &str) -> anyhow::Result<ManifestFormat> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "mmaction" | "list" => ManifestFormat::Mmaction,
+        "kinetics" | "csv" => ManifestFormat::Kinetics,
+        "ssv2" | "json" => ManifestFormat::Ssv2,
+        "folder" => ManifestFormat::Folder,
+        other => anyhow::bail!("--format {other:?}: expected mmaction, kinetics, ssv2 or folder"),
+    })
+}
