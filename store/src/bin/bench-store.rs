@@ -74,12 +74,27 @@ fn dd(dir: &Path, bytes: u64) -> (f64, f64) {
         .expect("dd runs");
     assert!(ok.status.success());
     let write = t.elapsed().as_secs_f64();
+    drop_cache(dir);
     let t = Instant::now();
     let out = Command::new("dd").args([&format!("if={}", file.display()), "of=/dev/null", "bs=1M"]).output().expect("dd runs");
     assert!(out.status.success());
     let read = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&file);
     (mb((count << 20) as f64, write), mb((count << 20) as f64, read))
+}
+
+/// Evicts every file under `dir` from the page cache (GNU dd `iflag=nocache`, i.e.
+/// posix_fadvise DONTNEED), so the next read comes from the disk.
+fn drop_cache(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            drop_cache(&p);
+        } else {
+            let _ = Command::new("dd").args([&format!("if={}", p.display()), "iflag=nocache", "count=0"]).output();
+        }
+    }
 }
 
 fn main() {
@@ -91,8 +106,8 @@ fn main() {
     let raw_clip = (clip_len * 4) as f64;
     println!("bench-store: {clips} clips of [12, 8, 197, 768] (fp32 .npy equivalent: {:.1} MB/clip), dir {}", raw_clip / 1e6, base.display());
     let (dd_write, dd_read) = dd(&base, (raw_clip * clips as f64 / 4.0) as u64);
-    println!("dd: write {dd_write:.0} MB/s (fdatasync), read {dd_read:.0} MB/s");
-    println!("| element | bytes/clip on disk | vs fp32 .npy | write MB/s (on-disk) | write clips/s | read all layers MB/s (on-disk) | read clips/s | read layers 9-12 clips/s |");
+    println!("dd: write {dd_write:.0} MB/s (conv=fdatasync), read {dd_read:.0} MB/s (cold: page cache dropped)");
+    println!("| element | bytes/clip on disk | vs fp32 .npy | write MB/s (on-disk) | write clips/s | cold read, all layers, MB/s (on-disk) | read clips/s | cold read, layers 9-12, clips/s |");
     println!("|---|---|---|---|---|---|---|---|");
     let values: Vec<Vec<f32>> = (0..4).map(|c| clip_values(clip_len, c)).collect();
     for element in ElementType::ALL {
@@ -125,11 +140,13 @@ fn main() {
         let spatial_bytes = dir_bytes(&dir.join("spatial")) + dir_bytes(&dir.join("spatial_scale"));
         let per_clip = spatial_bytes as f64 / clips as f64;
         let reader = store.reader().unwrap();
+        drop_cache(&dir);
         let t = Instant::now();
         for clip in 0..clips {
             std::hint::black_box(reader.read_spatial(clip, &store.meta().layers).unwrap());
         }
         let read_s = t.elapsed().as_secs_f64();
+        drop_cache(&dir);
         let t = Instant::now();
         for clip in 0..clips {
             std::hint::black_box(reader.read_spatial(clip, &[9, 10, 11, 12]).unwrap());
