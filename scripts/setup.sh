@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(pkg-config clang libclang-dev ffmpeg libavcodec-dev libavformat-dev libavutil-dev
+APT_PACKAGES=(fonts-dejavu-core pkg-config clang libclang-dev ffmpeg libavcodec-dev libavformat-dev libavutil-dev
               libswscale-dev libavdevice-dev libavfilter-dev python3-venv python3-pip)
 
 missing=()

@@ -31,6 +31,8 @@ pub enum Command {
     Scan(commands::scan::Args),
     /// Report a store's videos done/failed/pending, clips, bytes, and the failures.
     Status(commands::status::Args),
+    /// Generate the synthetic time-reversal benchmark (videos, manifests, class names).
+    Synth(commands::synth::Args),
 }
 
 impl Cli {
@@ -47,6 +49,7 @@ impl Cli {
             Command::Text(args) => args.run(),
             Command::Scan(args) => args.run(),
             Command::Status(args) => args.run(),
+            Command::Synth(args) => commands::synth::run(&args),
         }
     }
 }

@@ -9,5 +9,6 @@ pub mod inspect_model;
 pub mod run;
 pub mod scan;
 pub mod status;
+pub mod synth;
 pub mod text;
 mod common;

@@ -1,3 +1,5 @@
 //! The `dist-train` subcommands, one module each; the binary only parses and dispatches.
 
+pub mod eval;
+pub mod fit;
 pub mod forward;

@@ -8,5 +8,6 @@ pub mod commands;
 pub mod error;
 pub mod model;
 pub mod tensor_io;
+pub mod trainer;
 
 pub use error::{Error, Result};

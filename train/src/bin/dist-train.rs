@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use dist_train::commands::eval::{self, EvalArgs};
+use dist_train::commands::fit::{self, FitArgs};
 use dist_train::commands::forward::{self, ForwardArgs};
 
 #[derive(Parser)]
@@ -16,6 +18,10 @@ struct Cli {
 enum Command {
     /// Run the DiST head on given taps and frames; write `video_embeds` (and `logits`).
     Forward(ForwardArgs),
+    /// Train DiST (or an ablation) on a feature store; resumable with --resume.
+    Fit(FitArgs),
+    /// Multi-view evaluation of a run on a split; zero-shot with --labels.
+    Eval(EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -24,12 +30,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
-        Command::Forward(args) => forward::run(&args).map(|_| ()),
+        Command::Forward(args) => forward::run(&args).map(|_| ()).map_err(anyhow::Error::from),
+        Command::Fit(args) => fit::run(&args),
+        Command::Eval(args) => eval::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("dist-train: {err}");
+            eprintln!("dist-train: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,29 @@
+//! Training and evaluation on a feature store (issue 8).
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod eval;
+pub mod fit;
+pub mod metrics;
+pub mod mix;
+pub mod plot;
+pub mod schedule;
+
+pub use config::{HeadKind, TrainConfig, TrainSettings};
+pub use fit::{fit, load_run, ResolvedConfig, RunInfo};
+
+/// A progress bar on a terminal; hidden otherwise (the trainer then logs through `tracing`).
+pub fn progress_bar(total: u64, position: u64) -> indicatif::ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise}, ETA {eta}]")
+            .expect("valid template"),
+    );
+    bar.set_position(position);
+    bar
+}

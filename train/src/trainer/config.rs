@@ -1,0 +1,144 @@
+//! `dist-train fit` settings: a TOML file (`configs/train/*.toml`) with a `[model]` table (any
+//! [`DistConfig`] field; the encoder shapes come from the store) and a `[train]` table (the recipe).
+
+use std::path::Path;
+
+use dist_store::StoreMeta;
+use serde::{Deserialize, Serialize};
+
+use crate::model::DistConfig;
+
+/// Which head turns the video embedding into class scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeadKind {
+    /// Cosine similarity with the frozen text embeddings of the class names, times `logit_scale`.
+    #[default]
+    Contrastive,
+}
+
+/// The training recipe (paper Appendix B / spec §11 defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    /// Clips per step.
+    pub batch_size: usize,
+    /// Learning rate at a batch of `lr_reference_batch`; scaled linearly with the batch.
+    pub base_lr: f64,
+    pub lr_reference_batch: usize,
+    pub warmup_epochs: f64,
+    /// Start of the linear warm-up, as a fraction of the peak learning rate.
+    pub warmup_start_factor: f64,
+    /// AdamW weight decay on ≥2-D weights (none on biases, norms, class tokens, position tables).
+    pub weight_decay: f64,
+    pub label_smoothing: f64,
+    /// Mixup Beta(α, α); 0 disables it.
+    pub mixup_alpha: f64,
+    /// CutMix Beta(α, α); 0 disables it.
+    pub cutmix_alpha: f64,
+    /// Probability that a batch is mixed at all.
+    pub mix_prob: f64,
+    /// Probability of CutMix rather than Mixup when both are enabled.
+    pub switch_prob: f64,
+    pub head: HeadKind,
+    /// Multiplier of the cosine similarities (CLIP's exp(logit_scale), 100 for OpenAI CLIP).
+    pub logit_scale: f64,
+    /// Label set of the store whose text embeddings are the class targets.
+    pub label_set: String,
+    /// Split used for validation during training (skipped when the store has none).
+    pub val_split: String,
+    /// Validate every this many epochs (0: only at the end).
+    pub eval_every: usize,
+    pub seed: u64,
+    /// Loader threads and how many clips they may read ahead.
+    pub loader_threads: usize,
+    pub prefetch: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            epochs: 36,
+            batch_size: 8,
+            base_lr: 3.2e-4,
+            lr_reference_batch: 256,
+            warmup_epochs: 6.0,
+            warmup_start_factor: 0.0,
+            weight_decay: 1e-4,
+            label_smoothing: 0.1,
+            mixup_alpha: 0.8,
+            cutmix_alpha: 1.0,
+            mix_prob: 1.0,
+            switch_prob: 0.5,
+            head: HeadKind::Contrastive,
+            logit_scale: 100.0,
+            label_set: "train".into(),
+            val_split: "val".into(),
+            eval_every: 4,
+            seed: 0,
+            loader_threads: 2,
+            prefetch: 32,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Peak learning rate for this batch size.
+    pub fn peak_lr(&self) -> f64 {
+        self.base_lr * self.batch_size as f64 / self.lr_reference_batch as f64
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// `DistConfig` fields to override (the design space and ablation switches).
+    pub model: toml::Table,
+    pub train: TrainSettings,
+}
+
+impl TrainConfig {
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// The model for a store: the store's encoder shapes and sampling, then the file's overrides.
+    /// Shape fields the file sets must agree with the store (the error names both).
+    pub fn model_for(&self, meta: &StoreMeta) -> anyhow::Result<DistConfig> {
+        let mut base = DistConfig::for_encoder(
+            meta.encoder.width,
+            meta.encoder.patch_size,
+            meta.encoder.layers,
+            meta.encoder.embed_dim,
+            meta.sampling.t,
+        );
+        base.gamma = meta.sampling.gamma;
+        let store_fields: [(&str, usize, &str); 6] = [
+            ("width", base.width, "encoder.width"),
+            ("patch_size", base.patch_size, "encoder.patch_size"),
+            ("encoder_layers", base.encoder_layers, "encoder.layers"),
+            ("embed_dim", base.embed_dim, "encoder.embed_dim"),
+            ("frames", base.frames, "sampling.t"),
+            ("gamma", base.gamma, "sampling.gamma"),
+        ];
+        for (field, store_value, store_field) in store_fields {
+            if let Some(v) = self.model.get(field) {
+                let v = v.as_integer().unwrap_or(-1);
+                anyhow::ensure!(
+                    v == store_value as i64,
+                    "config model.{field} = {v} does not fit the store: its {store_field} is {store_value}"
+                );
+            }
+        }
+        let mut table = toml::Table::try_from(&base)?;
+        for (k, v) in &self.model {
+            table.insert(k.clone(), v.clone());
+        }
+        let cfg: DistConfig = table.try_into()?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
