@@ -155,9 +155,11 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
         return Err(VideoError::ZeroFrames { path: p });
     }
     let count = scan.timestamps.len() as u64;
-    // The container's own count (the MP4 sample table, the AVI index) promises more frames than the file
-    // holds: the data was cut after the header was written.
-    if stream_frames > 0 && (count as i64) < stream_frames {
+    // The container's own count promises more frames than the file holds: the data was cut after the
+    // header was written. Only MP4/MOV sample tables are exact; other headers (AVI's frame count, e.g.
+    // with VP9 hidden frames) can legitimately differ, so there a shortfall counts only with demux errors.
+    let exact_count = input.format().name().starts_with("mov,mp4");
+    if stream_frames > 0 && (count as i64) < stream_frames && (exact_count || scan.demux_errors > 0) {
         return Err(VideoError::Truncated {
             path: p,
             reason: format!(

@@ -99,7 +99,7 @@ fn bench_file(path: &Path, args: &Args) -> Result<String, String> {
     let reader = VideoReader::open(path, &limits).map_err(|e| e.to_string())?;
     let info = reader.info().clone();
     let n = info.frame_count as f64;
-    let base = SamplingConfig { input_size: args.size, limits, ..SamplingConfig::default() };
+    let base = SamplingConfig { input_size: args.size, limits: limits.clone(), ..SamplingConfig::default() };
 
     let cli_rgb = median_secs(args.repeat, || run_cli(path, None, args.threads))?;
     let vf = cli_crop_filter(&info, &base);
