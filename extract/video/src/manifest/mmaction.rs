@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{bad_line, check_label, resolve, stem, ManifestEntry};
+use super::{bad_line, check_label, resolve, ManifestEntry};
 use crate::classes::ClassList;
 use crate::error::VideoError;
 
@@ -45,7 +45,9 @@ pub(super) fn parse(
         let resolved = resolve(base, file);
         entries.push(ManifestEntry {
             line,
-            video_id: stem(&resolved),
+            // The path as written, without extension: unique within a list even where file names
+            // repeat across folders (`translate/00001.mp4`, `rotate/00001.mp4`).
+            video_id: Path::new(file).with_extension("").to_string_lossy().into_owned(),
             path: resolved,
             label: Some(label),
             num_frames,
@@ -67,7 +69,7 @@ mod tests {
         assert_eq!((e[0].line, e[0].label, e[0].num_frames), (2, Some(3), None));
         assert_eq!(e[0].path, Path::new("/m/a/x.mp4"));
         assert_eq!((e[1].line, e[1].label, e[1].num_frames), (4, Some(1), Some(120)));
-        assert_eq!(e[1].video_id, "y");
+        assert_eq!(e[1].video_id, "b/y");
     }
 
     #[test]
