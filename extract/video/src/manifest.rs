@@ -94,8 +94,8 @@ pub struct ManifestEntry {
     /// 1-based line (or record) number in the annotation file; for `Folder`, the 1-based position in the
     /// sorted listing.
     pub line: usize,
-    /// A stable id: the file stem (mmaction, folder), `{youtube_id}_{start:06}_{end:06}` (Kinetics) or the
-    /// SSv2 `id`.
+    /// A stable id: the listed path without extension (mmaction), `{class}/{file stem}` (folder),
+    /// `{youtube_id}_{start:06}_{end:06}` (Kinetics) or the SSv2 `id`.
     pub video_id: String,
     /// The video file, resolved against the manifest's folder or the `root` given to [`read_manifest`].
     pub path: PathBuf,

@@ -16,7 +16,7 @@ fn mmaction_lists_resolve_against_their_folder_or_root() {
     assert_eq!(m.format, ManifestFormat::Mmaction);
     assert_eq!(m.entries.len(), 4);
     let e = &m.entries[2];
-    assert_eq!((e.line, e.video_id.as_str(), e.label, e.split), (4, "traitsui_test", Some(1), None));
+    assert_eq!((e.line, e.video_id.as_str(), e.label, e.split), (4, "../videos/traitsui_test", Some(1), None));
     assert!(e.path.is_file(), "{} should exist", e.path.display());
     assert!(m.entries.iter().all(|e| e.path.is_file()));
     let raw = read_manifest(&data("mmaction_rawframes.txt"), None, None, Some(&classes)).unwrap();
