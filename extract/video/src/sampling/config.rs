@@ -134,7 +134,8 @@ impl SamplingConfig {
         if !(0.0..=1.0).contains(&self.flip_prob) {
             return bad(format!("flip_prob {} must be in [0, 1]", self.flip_prob));
         }
-        if !(self.limits.max_decode_seconds >= 0.0) {
+        // NaN fails this test too.
+        if self.limits.max_decode_seconds.is_nan() || self.limits.max_decode_seconds < 0.0 {
             return bad(format!("limits.max_decode_seconds {} must be >= 0", self.limits.max_decode_seconds));
         }
         Ok(())

@@ -96,7 +96,7 @@ mod tests {
             areas.push(b.w as f64 * b.h as f64 / 1e6);
         }
         let (lo, hi) = areas.iter().fold((1.0f64, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
-        assert!(lo >= 0.39 && lo < 0.45 && hi > 0.95 && hi <= 1.0, "{lo} {hi}");
+        assert!((0.39..0.45).contains(&lo) && hi > 0.95 && hi <= 1.0, "{lo} {hi}");
     }
 
     #[test]
