@@ -13,11 +13,21 @@ use serde::{Deserialize, Serialize};
 pub struct MetricRow {
     pub step: u64,
     pub epoch: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub loss: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub lr: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub top1: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub top5: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub clips_per_s: f64,
+}
+
+/// JSON has no NaN: serde_json writes it as `null`; read `null` back as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Writes the rows as Parquet through a temporary file (so a kill never leaves half a table).
