@@ -127,6 +127,17 @@ impl ShardWriter {
         if videos_part.exists() {
             std::fs::remove_file(&videos_part).map_err(io_err(&videos_part))?;
         }
+        // Temporary parts of this shard left by a writer killed mid-rename (we own the shard).
+        let part = part_name(self.shard);
+        for table in ["clips", "videos"] {
+            let dir = table_dir(&store.root, table);
+            for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with(".tmp-") && name.ends_with(&part) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         let idx5 = [self.shard, 0, 0, 0, 0];
         let idx4 = [self.shard, 0, 0, 0];
         let arrays = &store.arrays;

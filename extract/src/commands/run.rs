@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use dist_store::{default_clips_per_shard, ElementType, EncoderFingerprint, Preprocessing, Sampling, Store, StoreMeta};
-use dist_video::{read_manifest, ClassList, ManifestFormat, Split};
 
 use crate::commands::common::ModelArgs;
+use crate::commands::manifest_args::ManifestArgs;
 use crate::job::{self, parse_layers, ExtractConfig, Plan, Progress, ShardSelection};
 
 /// Extract a dataset into a feature store.
@@ -16,19 +16,8 @@ use crate::job::{self, parse_layers, ExtractConfig, Plan, Progress, ShardSelecti
 /// processes may fill one store at once with `--shard i/n` (or Slurm / Kubernetes job-array variables).
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Annotation file, optionally prefixed with its split: `train=train.txt`, `test=val.csv`. Repeat for
-    /// several splits. Formats: mmaction list, Kinetics CSV, SSv2 JSON, or a folder per class.
-    #[arg(long, required = true)]
-    pub manifest: Vec<String>,
-    /// Class names, one per line (line i = class i); also embedded as the store's `train` label set.
-    #[arg(long)]
-    pub classes: Option<PathBuf>,
-    /// Folder relative video paths resolve against (default: each manifest's folder).
-    #[arg(long)]
-    pub root: Option<PathBuf>,
-    /// Manifest format (default: detected from each file).
-    #[arg(long)]
-    pub format: Option<String>,
+    #[command(flatten)]
+    pub data: ManifestArgs,
     #[command(flatten)]
     pub model: ModelArgs,
     /// The store directory (created if missing; resumed if it exists).
@@ -119,23 +108,6 @@ impl Args {
         Ok(cfg)
     }
 
-    fn entries(&self, classes: Option<&ClassList>) -> anyhow::Result<Vec<(dist_video::ManifestEntry, Split)>> {
-        let format = self.format.as_deref().map(parse_format).transpose()?;
-        let mut out = Vec::new();
-        for spec in &self.manifest {
-            let (split, path) = match spec.split_once('=') {
-                Some((s, p)) if s.parse::<Split>().is_ok() => (Some(s.parse::<Split>().expect("checked")), p),
-                _ => (None, spec.as_str()),
-            };
-            let m = read_manifest(path.as_ref(), format, self.root.as_deref(), classes)?;
-            for e in m.entries {
-                let split = split.or(e.split).unwrap_or(Split::Train);
-                out.push((e, split));
-            }
-        }
-        Ok(out)
-    }
-
     pub fn run(self) -> anyhow::Result<()> {
         let mut cfg = self.config()?;
         let model = self.model.load()?;
@@ -143,8 +115,8 @@ impl Args {
             cfg.sampling.input_size = model.fingerprint.image_size as u32;
         }
         let layers = parse_layers(&cfg.layers, model.fingerprint.layers)?;
-        let classes = self.classes.as_deref().map(ClassList::read).transpose()?;
-        let entries = self.entries(classes.as_ref())?;
+        let classes = self.data.class_list()?;
+        let entries = self.data.entries(classes.as_ref())?;
         anyhow::ensure!(!entries.is_empty(), "the manifests list no videos");
 
         let fp = &model.fingerprint;
@@ -251,14 +223,4 @@ impl Args {
         }
         Ok(())
     }
-}
-
-pub(crate) fn parse_format(s: &str) -> anyhow::Result<ManifestFormat> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "mmaction" | "list" => ManifestFormat::Mmaction,
-        "kinetics" | "csv" => ManifestFormat::Kinetics,
-        "ssv2" | "json" => ManifestFormat::Ssv2,
-        "folder" => ManifestFormat::Folder,
-        other => anyhow::bail!("--format {other:?}: expected mmaction, kinetics, ssv2 or folder"),
-    })
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use dist_video::{plan_views, read_manifest, video_seed, ClassList, SamplingConfig, Split, VideoReader};
+use dist_video::{plan_views, video_seed, SamplingConfig, VideoReader};
 use rayon::prelude::*;
 
-use crate::commands::run::parse_format;
+use crate::commands::manifest_args::ManifestArgs;
 
 /// Find the videos of a manifest that cannot be used, and why.
 ///
@@ -17,18 +17,8 @@ use crate::commands::run::parse_format;
 /// `--out` (default: standard output); the exit code is 0 when the scan ran, whatever it found.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Annotation file, optionally prefixed with its split (`test=val.txt`); repeatable.
-    #[arg(long, required = true)]
-    pub manifest: Vec<String>,
-    /// Class names (needed for manifests that give label names).
-    #[arg(long)]
-    pub classes: Option<PathBuf>,
-    /// Folder relative video paths resolve against.
-    #[arg(long)]
-    pub root: Option<PathBuf>,
-    /// Manifest format (default: detected).
-    #[arg(long)]
-    pub format: Option<String>,
+    #[command(flatten)]
+    pub data: ManifestArgs,
     /// TOML job settings (only `[sampling]` is used).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -47,19 +37,8 @@ impl Args {
             }
             None => SamplingConfig::default(),
         };
-        let classes = self.classes.as_deref().map(ClassList::read).transpose()?;
-        let format = self.format.as_deref().map(parse_format).transpose()?;
-        let mut entries = Vec::new();
-        for spec in &self.manifest {
-            let (split, path) = match spec.split_once('=') {
-                Some((s, p)) if s.parse::<Split>().is_ok() => (Some(s.parse::<Split>().expect("checked")), p),
-                _ => (None, spec.as_str()),
-            };
-            for e in read_manifest(path.as_ref(), format, self.root.as_deref(), classes.as_ref())?.entries {
-                let split = split.or(e.split).unwrap_or(Split::Train);
-                entries.push((e, split));
-            }
-        }
+        let classes = self.data.class_list()?;
+        let entries = self.data.entries(classes.as_ref())?;
         let progress = crate::job::Progress::new(entries.len() as u64);
         let bad: Vec<_> = entries
             .par_iter()
