@@ -1,0 +1,91 @@
+"""Scores the demo's models from their test predictions and writes demo-out/results.json.
+
+Usage: demo_results.py SYNTH_DIR OUT_JSON NAME=RUN_DIR [NAME=RUN_DIR ...]
+
+For every run, reads RUN_DIR/eval-test/predictions.parquet (video_id, label index, top5_labels
+as class names, top5_scores: summed multi-view softmax) and SYNTH_DIR/families.json (class index -> family, sense)
+and computes:
+- top1: overall top-1 accuracy over all test videos;
+- sense[family]: over the test videos of a paired family, the share whose true class scores higher
+  than its reversal (the other class of the family). A class that is not in the top 5 scores below
+  every class that is; when neither class of the pair is in the top 5 the video counts as half right
+  (a coin flip) and is counted in `pair_missing`;
+- control_top1: top-1 accuracy over the control (spatial) videos.
+Prints a table and writes {"models": {NAME: {...}}}.
+"""
+
+import json
+import sys
+from collections import defaultdict
+
+import pandas as pd
+
+PAIRED = ["translate", "rotate", "approach", "event_order"]
+
+
+def score_run(predictions: pd.DataFrame, families: list[dict]) -> dict:
+    family_of = {f["index"]: f["family"] for f in families}
+    index_of = {f["name"]: f["index"] for f in families}
+    partner = {}
+    by_family = defaultdict(list)
+    for f in families:
+        by_family[f["family"]].append(f["index"])
+    for fam in PAIRED:
+        a, b = sorted(by_family[fam])
+        partner[a], partner[b] = b, a
+
+    correct = 0
+    sense_hits = defaultdict(float)
+    sense_total = defaultdict(int)
+    pair_missing = 0
+    control_hits = control_total = 0
+    for row in predictions.itertuples(index=False):
+        label = int(row.label)
+        labels = [index_of[name] for name in row.top5_labels]
+        scores = dict(zip(labels, [float(s) for s in row.top5_scores]))
+        hit = labels[0] == label
+        correct += hit
+        family = family_of[label]
+        if family in PAIRED:
+            own, other = scores.get(label), scores.get(partner[label])
+            sense_total[family] += 1
+            if own is None and other is None:
+                sense_hits[family] += 0.5
+                pair_missing += 1
+            elif other is None or (own is not None and own > other):
+                sense_hits[family] += 1.0
+        else:
+            control_total += 1
+            control_hits += hit
+    return {
+        "top1": correct / len(predictions),
+        "sense": {fam: sense_hits[fam] / sense_total[fam] if sense_total[fam] else None for fam in PAIRED},
+        "control_top1": control_hits / control_total if control_total else None,
+        "test_videos": len(predictions),
+        "pair_missing": pair_missing,
+    }
+
+
+def main() -> None:
+    synth_dir, out_json, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    with open(f"{synth_dir}/families.json") as f:
+        families = json.load(f)
+    models = {}
+    for spec in runs:
+        name, run = spec.split("=", 1)
+        predictions = pd.read_parquet(f"{run}/eval-test/predictions.parquet")
+        models[name] = score_run(predictions, families)
+    with open(out_json, "w") as f:
+        json.dump({"models": models}, f, indent=2)
+
+    header = f"{'model':<18}{'top1':>7}" + "".join(f"{fam:>13}" for fam in PAIRED) + f"{'control':>9}"
+    print("test accuracy (%); the family columns are sense-within-family (clip vs its reversal)")
+    print(header)
+    for name, m in models.items():
+        cells = "".join(f"{100 * m['sense'][fam]:>13.1f}" for fam in PAIRED)
+        print(f"{name:<18}{100 * m['top1']:>7.1f}{cells}{100 * m['control_top1']:>9.1f}")
+    print(f"wrote {out_json}")
+
+
+if __name__ == "__main__":
+    main()
