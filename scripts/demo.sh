@@ -41,8 +41,16 @@ stage "building dist-extract and dist-train"
 cargo build -q -p dist-extract -p dist-train
 BIN=${CARGO_TARGET_DIR:-target}/debug
 
-rm -rf "$OUT"
+# Start from scratch, but only ever delete a folder an earlier demo made (it holds the marker).
+if [ -e "$OUT" ]; then
+  if [ ! -e "$OUT/.dist-demo" ]; then
+    echo "demo: $OUT exists and was not made by scripts/demo.sh; remove it or pass --out" >&2
+    exit 1
+  fi
+  rm -rf "$OUT"
+fi
 mkdir -p "$OUT"
+touch "$OUT/.dist-demo"
 stage "generating the time-reversal benchmark: $CLIPS_PER_CLASS clips per class, seed $SEED"
 "$BIN/dist-extract" synth --out "$OUT/videos" --clips-per-class "$CLIPS_PER_CLASS" --seed "$SEED" --codec ffv1
 
