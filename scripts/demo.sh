@@ -37,9 +37,14 @@ MODELS=(dist:configs/train/demo-dist.toml
 start=$(date +%s)
 stage() { echo "== [$(($(date +%s) - start)) s] $*"; }
 
-stage "building dist-extract and dist-train"
-cargo build -q -p dist-extract -p dist-train
-BIN=${CARGO_TARGET_DIR:-target}/debug
+# DEMO_BIN: a folder with prebuilt dist-extract and dist-train (skips the build).
+if [ -n "${DEMO_BIN:-}" ]; then
+  BIN=$DEMO_BIN
+else
+  stage "building dist-extract and dist-train"
+  cargo build -q -p dist-extract -p dist-train
+  BIN=${CARGO_TARGET_DIR:-target}/debug
+fi
 
 # Start from scratch, but only ever delete a folder an earlier demo made (it holds the marker).
 if [ -e "$OUT" ]; then

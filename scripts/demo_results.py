@@ -66,6 +66,10 @@ def score_run(predictions: pd.DataFrame, families: list[dict]) -> dict:
     }
 
 
+def percent(x: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if x is None else f"{100 * x:>{width}.1f}"
+
+
 def main() -> None:
     synth_dir, out_json, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
     with open(f"{synth_dir}/families.json") as f:
@@ -82,8 +86,8 @@ def main() -> None:
     print("test accuracy (%); the family columns are sense-within-family (clip vs its reversal)")
     print(header)
     for name, m in models.items():
-        cells = "".join(f"{100 * m['sense'][fam]:>13.1f}" for fam in PAIRED)
-        print(f"{name:<18}{100 * m['top1']:>7.1f}{cells}{100 * m['control_top1']:>9.1f}")
+        cells = "".join(percent(m["sense"][fam], 13) for fam in PAIRED)
+        print(f"{name:<18}{percent(m['top1'], 7)}{cells}{percent(m['control_top1'], 9)}")
     print(f"wrote {out_json}")
 
 
