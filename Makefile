@@ -10,8 +10,8 @@ setup:
 
 ## make demo: the main job end to end on built-in defaults (synthetic videos, built-in tiny CLIP).
 demo: setup
-	cargo build --release --bins
-	scripts/demo.sh
+	cargo build --release -p dist-extract -p dist-train
+	DEMO_BIN=target/release scripts/demo.sh
 
 ## make test: every test of every crate.
 test: setup
