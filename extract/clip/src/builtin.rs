@@ -20,7 +20,13 @@ use crate::weights::{
 pub const BUILTIN_SEED: u64 = 0x0D15_7C11;
 
 /// Builtin names accepted after `builtin:`.
-pub const BUILTIN_NAMES: [&str; 5] = ["tiny", "vit-b32-random", "vit-b16-random", "vit-l14-random", "vit-l14-336-random"];
+pub const BUILTIN_NAMES: [&str; 5] = [
+    "tiny",
+    "vit-b32-random",
+    "vit-b16-random",
+    "vit-l14-random",
+    "vit-l14-336-random",
+];
 
 /// The architecture of a builtin name.
 #[must_use]
@@ -42,10 +48,16 @@ struct Spec {
 }
 
 fn normal(shape: Vec<usize>, std: f32) -> Spec {
-    Spec { shape, std: Some(std) }
+    Spec {
+        shape,
+        std: Some(std),
+    }
 }
 fn zeros(shape: Vec<usize>) -> Spec {
-    Spec { shape, std: Some(0.0) }
+    Spec {
+        shape,
+        std: Some(0.0),
+    }
 }
 fn ones(shape: Vec<usize>) -> Spec {
     Spec { shape, std: None }
@@ -57,7 +69,8 @@ fn generate(spec: &Spec, seed: u64, index: u64) -> HostTensor {
         None => vec![1.0; n],
         Some(s) if s == 0.0 => vec![0.0; n],
         Some(std) => {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut out = Vec::with_capacity(n + 1);
             while out.len() < n {
                 // Box-Muller: two independent N(0, 1) per pair of uniforms.
@@ -66,7 +79,10 @@ fn generate(spec: &Spec, seed: u64, index: u64) -> HostTensor {
                 let r = (-2.0 * u1.ln()).sqrt();
                 let theta = std::f64::consts::TAU * u2;
                 #[allow(clippy::cast_possible_truncation)]
-                out.extend([(r * theta.cos()) as f32 * std, (r * theta.sin()) as f32 * std]);
+                out.extend([
+                    (r * theta.cos()) as f32 * std,
+                    (r * theta.sin()) as f32 * std,
+                ]);
             }
             out.truncate(n);
             out
@@ -100,7 +116,10 @@ fn block_specs(width: usize, mlp: usize, layers: usize) -> Vec<Spec> {
 fn take_block(it: &mut impl Iterator<Item = HostTensor>) -> Option<BlockWeights> {
     let mut next = || it.next();
     let norm = |w: HostTensor, b: HostTensor| NormWeights { weight: w, bias: b };
-    let lin = |w: HostTensor, b: HostTensor| LinearWeights { weight: w, bias: Some(b) };
+    let lin = |w: HostTensor, b: HostTensor| LinearWeights {
+        weight: w,
+        bias: Some(b),
+    };
     Some(BlockWeights {
         ln_1: norm(next()?, next()?),
         qkv: lin(next()?, next()?),
@@ -120,7 +139,10 @@ pub(crate) fn random_weights(config: &ClipConfig, seed: u64) -> ClipWeights {
     let grid = v.grid();
     let mut specs = vec![
         #[allow(clippy::cast_precision_loss)]
-        normal(vec![3 * v.patch_size * v.patch_size, v.width], ((3 * v.patch_size * v.patch_size) as f32).powf(-0.5)),
+        normal(
+            vec![3 * v.patch_size * v.patch_size, v.width],
+            ((3 * v.patch_size * v.patch_size) as f32).powf(-0.5),
+        ),
         normal(vec![v.width], scale),
         normal(vec![grid * grid + 1, v.width], scale),
         ones(vec![v.width]),
@@ -136,28 +158,66 @@ pub(crate) fn random_weights(config: &ClipConfig, seed: u64) -> ClipWeights {
     if let Some(t) = &config.text {
         #[allow(clippy::cast_precision_loss)]
         let t_scale = (t.width as f32).powf(-0.5);
-        specs.extend([normal(vec![t.vocab_size, t.width], 0.02), normal(vec![t.context_length, t.width], 0.01)]);
+        specs.extend([
+            normal(vec![t.vocab_size, t.width], 0.02),
+            normal(vec![t.context_length, t.width], 0.01),
+        ]);
         for _ in 0..t.layers {
             specs.extend(block_specs(t.width, t.mlp_dim, t.layers));
         }
-        specs.extend([ones(vec![t.width]), zeros(vec![t.width]), normal(vec![t.width, t.embed_dim], t_scale)]);
+        specs.extend([
+            ones(vec![t.width]),
+            zeros(vec![t.width]),
+            normal(vec![t.width, t.embed_dim], t_scale),
+        ]);
     }
-    let tensors: Vec<HostTensor> =
-        specs.par_iter().enumerate().map(|(i, s)| generate(s, seed, i as u64)).collect();
+    let tensors: Vec<HostTensor> = specs
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| generate(s, seed, i as u64))
+        .collect();
     let mut it = tensors.into_iter();
     let mut next = || it.next().expect("one tensor per spec");
     let (patch, class_embedding, positions) = (next(), next(), next());
-    let ln_pre = NormWeights { weight: next(), bias: next() };
-    let blocks = (0..v.layers).map(|_| take_block(&mut it).expect("block specs")).collect();
+    let ln_pre = NormWeights {
+        weight: next(),
+        bias: next(),
+    };
+    let blocks = (0..v.layers)
+        .map(|_| take_block(&mut it).expect("block specs"))
+        .collect();
     let mut next = || it.next().expect("one tensor per spec");
-    let ln_post = NormWeights { weight: next(), bias: next() };
+    let ln_post = NormWeights {
+        weight: next(),
+        bias: next(),
+    };
     let projection = v.embed_dim.map(|_| next());
-    let vision = VisionWeights { patch, class_embedding, positions, ln_pre, blocks, ln_post, projection };
+    let vision = VisionWeights {
+        patch,
+        class_embedding,
+        positions,
+        ln_pre,
+        blocks,
+        ln_post,
+        projection,
+    };
     let text = config.text.as_ref().map(|t| {
-        let (token_embedding, text_positions) = (it.next().expect("spec"), it.next().expect("spec"));
-        let blocks = (0..t.layers).map(|_| take_block(&mut it).expect("block specs")).collect();
-        let ln_final = NormWeights { weight: it.next().expect("spec"), bias: it.next().expect("spec") };
-        TextWeights { token_embedding, positions: text_positions, blocks, ln_final, projection: it.next().expect("spec") }
+        let (token_embedding, text_positions) =
+            (it.next().expect("spec"), it.next().expect("spec"));
+        let blocks = (0..t.layers)
+            .map(|_| take_block(&mut it).expect("block specs"))
+            .collect();
+        let ln_final = NormWeights {
+            weight: it.next().expect("spec"),
+            bias: it.next().expect("spec"),
+        };
+        TextWeights {
+            token_embedding,
+            positions: text_positions,
+            blocks,
+            ln_final,
+            projection: it.next().expect("spec"),
+        }
     });
     ClipWeights {
         config: config.clone(),

@@ -41,7 +41,9 @@ pub(crate) fn load_path(path: &Path) -> Result<LoadedCheckpoint> {
         if !candidate.is_file() {
             return Err(ClipError::NotACheckpoint {
                 path: path.to_path_buf(),
-                reason: "directory has no model.safetensors (sharded checkpoints are not supported)".into(),
+                reason:
+                    "directory has no model.safetensors (sharded checkpoints are not supported)"
+                        .into(),
             });
         }
         candidate
@@ -68,7 +70,11 @@ pub(crate) fn load_path(path: &Path) -> Result<LoadedCheckpoint> {
         architecture = %weights.config.architecture_name(),
         "loaded CLIP checkpoint"
     );
-    Ok(LoadedCheckpoint { weights, layout, sha256: tensors.sha256() })
+    Ok(LoadedCheckpoint {
+        weights,
+        layout,
+        sha256: tensors.sha256(),
+    })
 }
 
 fn detect_layout(file: &TensorFile) -> Result<Layout> {
@@ -108,18 +114,31 @@ pub(crate) struct TensorFile {
 
 impl TensorFile {
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        let io = |source| ClipError::Io { path: path.to_path_buf(), source };
-        let mut bytes = Vec::new();
-        fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io)?;
-        let (header_len, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| ClipError::NotACheckpoint {
+        let io = |source| ClipError::Io {
             path: path.to_path_buf(),
-            reason: format!("not a safetensors file ({e})"),
-        })?;
+            source,
+        };
+        let mut bytes = Vec::new();
+        fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(io)?;
+        let (header_len, metadata) =
+            SafeTensors::read_metadata(&bytes).map_err(|e| ClipError::NotACheckpoint {
+                path: path.to_path_buf(),
+                reason: format!("not a safetensors file ({e})"),
+            })?;
         let infos: HashMap<String, TensorInfo> = metadata
             .tensors()
             .into_iter()
             .map(|(name, info)| {
-                (name, TensorInfo { dtype: info.dtype, shape: info.shape.clone(), range: info.data_offsets })
+                (
+                    name,
+                    TensorInfo {
+                        dtype: info.dtype,
+                        shape: info.shape.clone(),
+                        range: info.data_offsets,
+                    },
+                )
             })
             .collect();
         let prefix = if !infos.is_empty() && infos.keys().all(|k| k.starts_with("module.")) {
@@ -127,7 +146,13 @@ impl TensorFile {
         } else {
             String::new()
         };
-        Ok(Self { path: path.to_path_buf(), bytes, data_start: 8 + header_len, infos, prefix })
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+            data_start: 8 + header_len,
+            infos,
+            prefix,
+        })
     }
 
     fn info(&self, name: &str) -> Option<&TensorInfo> {
@@ -144,7 +169,9 @@ impl TensorFile {
 
     /// The shape of a tensor, or a [`ClipError::MissingTensor`].
     pub(crate) fn shape(&self, name: &str) -> Result<&[usize]> {
-        self.info(name).map(|i| i.shape.as_slice()).ok_or_else(|| self.missing(name))
+        self.info(name)
+            .map(|i| i.shape.as_slice())
+            .ok_or_else(|| self.missing(name))
     }
 
     /// How many blocks `{prefix}{i}.` exist (counting from 0 until the first gap).
@@ -162,7 +189,10 @@ impl TensorFile {
     }
 
     fn missing(&self, name: &str) -> ClipError {
-        ClipError::MissingTensor { path: self.path.clone(), tensor: format!("{}{name}", self.prefix) }
+        ClipError::MissingTensor {
+            path: self.path.clone(),
+            tensor: format!("{}{name}", self.prefix),
+        }
     }
 
     /// Reads a tensor as f32, checking it has exactly `expected` shape.
@@ -180,17 +210,24 @@ impl TensorFile {
         }
         let raw = &self.bytes[self.data_start + info.range.0..self.data_start + info.range.1];
         let data: Vec<f32> = match info.dtype {
-            Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            Dtype::F16 => {
-                raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
-            }
-            Dtype::BF16 => {
-                raw.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
-            }
+            Dtype::F32 => raw
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F16 => raw
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => raw
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
             #[allow(clippy::cast_possible_truncation)]
             Dtype::F64 => raw
                 .chunks_exact(8)
-                .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+                .map(|b| {
+                    f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+                })
                 .collect(),
             other => {
                 return Err(ClipError::UnsupportedDtype {
@@ -210,26 +247,47 @@ impl TensorFile {
 }
 
 /// Reads an optional JSON file next to the weights.
+/// CLIP's stored `logit_scale` (a log), or CLIP's initial value ln(1/0.07) when the file has none.
+pub(crate) fn read_logit_scale(file: &TensorFile) -> Result<f32> {
+    if file.contains("logit_scale") {
+        Ok(file.tensor("logit_scale", &[1])?.data[0])
+    } else {
+        Ok((1.0f32 / 0.07).ln())
+    }
+}
+
 pub(crate) fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = fs::read_to_string(path).map_err(|source| ClipError::Io { path: path.to_path_buf(), source })?;
+    let text = fs::read_to_string(path).map_err(|source| ClipError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| ClipError::InvalidConfig { path: path.to_path_buf(), reason: e.to_string() })
+        .map_err(|e| ClipError::InvalidConfig {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
 }
 
 /// `usize` field of a JSON object, if present.
 pub(crate) fn json_usize(value: Option<&serde_json::Value>, key: &str) -> Option<usize> {
-    value?.get(key)?.as_u64().and_then(|v| usize::try_from(v).ok())
+    value?
+        .get(key)?
+        .as_u64()
+        .and_then(|v| usize::try_from(v).ok())
 }
 
 /// Mean/std lists of a preprocessing config (`image_mean` / `mean`), if present and of length 3.
 pub(crate) fn json_triplet(value: Option<&serde_json::Value>, key: &str) -> Option<[f32; 3]> {
     let list = value?.get(key)?.as_array()?;
     #[allow(clippy::cast_possible_truncation)]
-    let values: Vec<f32> = list.iter().filter_map(|v| v.as_f64().map(|f| f as f32)).collect();
+    let values: Vec<f32> = list
+        .iter()
+        .filter_map(|v| v.as_f64().map(|f| f as f32))
+        .collect();
     values.try_into().ok()
 }
 
@@ -240,7 +298,9 @@ pub(crate) fn grid_side(path: &Path, tensor: &str, positions: usize) -> Result<u
     if side == 0 || side * side != cells {
         return Err(ClipError::NotACheckpoint {
             path: path.to_path_buf(),
-            reason: format!("{tensor} has {positions} rows, which is not 1 + a square number of patches"),
+            reason: format!(
+                "{tensor} has {positions} rows, which is not 1 + a square number of patches"
+            ),
         });
     }
     Ok(side)
@@ -255,21 +315,37 @@ pub(crate) fn read_norm(file: &TensorFile, prefix: &str, width: usize) -> Result
 }
 
 /// A PyTorch `nn.Linear` (`weight` `[out, in]`, `bias` `[out]`), transposed to `[in, out]`.
-pub(crate) fn read_linear(file: &TensorFile, prefix: &str, d_in: usize, d_out: usize) -> Result<LinearWeights> {
+pub(crate) fn read_linear(
+    file: &TensorFile,
+    prefix: &str,
+    d_in: usize,
+    d_out: usize,
+) -> Result<LinearWeights> {
     Ok(LinearWeights {
-        weight: file.tensor(&format!("{prefix}.weight"), &[d_out, d_in])?.transposed(),
+        weight: file
+            .tensor(&format!("{prefix}.weight"), &[d_out, d_in])?
+            .transposed(),
         bias: Some(file.tensor(&format!("{prefix}.bias"), &[d_out])?),
     })
 }
 
 /// A conv patch embedding `[C, 3, p, p]` as the matrix `[3 p p, C]`.
-pub(crate) fn read_patch(file: &TensorFile, name: &str, width: usize, patch: usize) -> Result<HostTensor> {
+pub(crate) fn read_patch(
+    file: &TensorFile,
+    name: &str,
+    width: usize,
+    patch: usize,
+) -> Result<HostTensor> {
     let conv = file.tensor(name, &[width, 3, patch, patch])?;
     Ok(HostTensor::new(vec![width, 3 * patch * patch], conv.data).transposed())
 }
 
 /// `heads` from a config (or the OpenAI rule width / 64), checked to divide the width.
-pub(crate) fn checked_heads(config_path: &Path, heads: Option<usize>, width: usize) -> Result<usize> {
+pub(crate) fn checked_heads(
+    config_path: &Path,
+    heads: Option<usize>,
+    width: usize,
+) -> Result<usize> {
     let heads = heads.unwrap_or((width / 64).max(1));
     if heads == 0 || width % heads != 0 {
         return Err(ClipError::InvalidConfig {

@@ -71,7 +71,13 @@ impl VisionConfig {
 
     /// An OpenAI-style vision tower: heads = width / 64, MLP = 4 x width, QuickGELU.
     #[must_use]
-    pub fn openai(image_size: usize, patch_size: usize, width: usize, layers: usize, embed: usize) -> Self {
+    pub fn openai(
+        image_size: usize,
+        patch_size: usize,
+        width: usize,
+        layers: usize,
+        embed: usize,
+    ) -> Self {
         Self {
             image_size,
             patch_size,
@@ -143,25 +149,37 @@ impl ClipConfig {
     /// OpenAI ViT-B/32 (<https://huggingface.co/openai/clip-vit-base-patch32/blob/main/config.json>).
     #[must_use]
     pub fn vit_b32() -> Self {
-        Self { vision: VisionConfig::openai(224, 32, 768, 12, 512), text: Some(TextConfig::openai(512, 12, 512)) }
+        Self {
+            vision: VisionConfig::openai(224, 32, 768, 12, 512),
+            text: Some(TextConfig::openai(512, 12, 512)),
+        }
     }
 
     /// OpenAI ViT-B/16 (<https://huggingface.co/openai/clip-vit-base-patch16/blob/main/config.json>).
     #[must_use]
     pub fn vit_b16() -> Self {
-        Self { vision: VisionConfig::openai(224, 16, 768, 12, 512), text: Some(TextConfig::openai(512, 12, 512)) }
+        Self {
+            vision: VisionConfig::openai(224, 16, 768, 12, 512),
+            text: Some(TextConfig::openai(512, 12, 512)),
+        }
     }
 
     /// OpenAI ViT-L/14 (<https://huggingface.co/openai/clip-vit-large-patch14/blob/main/config.json>).
     #[must_use]
     pub fn vit_l14() -> Self {
-        Self { vision: VisionConfig::openai(224, 14, 1024, 24, 768), text: Some(TextConfig::openai(768, 12, 768)) }
+        Self {
+            vision: VisionConfig::openai(224, 14, 1024, 24, 768),
+            text: Some(TextConfig::openai(768, 12, 768)),
+        }
     }
 
     /// OpenAI ViT-L/14 at 336 px (<https://huggingface.co/openai/clip-vit-large-patch14-336/blob/main/config.json>).
     #[must_use]
     pub fn vit_l14_336() -> Self {
-        Self { vision: VisionConfig::openai(336, 14, 1024, 24, 768), text: Some(TextConfig::openai(768, 12, 768)) }
+        Self {
+            vision: VisionConfig::openai(336, 14, 1024, 24, 768),
+            text: Some(TextConfig::openai(768, 12, 768)),
+        }
     }
 
     /// A small model for demos and tests: image 112, patch 16 (7x7 grid), width 128, 4 layers, 4 heads
@@ -172,7 +190,10 @@ impl ClipConfig {
         vision.heads = 4;
         let mut text = TextConfig::openai(128, 2, 128);
         text.heads = 4;
-        Self { vision, text: Some(text) }
+        Self {
+            vision,
+            text: Some(text),
+        }
     }
 
     /// A readable architecture name: the OpenAI name when the shape is one of theirs.
@@ -188,7 +209,10 @@ impl ClipConfig {
         match base {
             Some(name) if v.image_size == 224 => name.to_string(),
             Some(name) => format!("{name}-{}", v.image_size),
-            None => format!("ViT-w{}-l{}-h{}/{}@{}", v.width, v.layers, v.heads, v.patch_size, v.image_size),
+            None => format!(
+                "ViT-w{}-l{}-h{}/{}@{}",
+                v.width, v.layers, v.heads, v.patch_size, v.image_size
+            ),
         }
     }
 }

@@ -14,7 +14,11 @@ use crate::weights::{BlockWeights, HostTensor, LinearWeights, NormWeights};
 /// Moves a host array to the device in the compute dtype.
 pub(crate) fn upload<const D: usize>(t: &HostTensor, device: &Device, dtype: DType) -> Tensor<D> {
     let tensor = Tensor::<D>::from_data(TensorData::new(t.data.clone(), t.shape.clone()), device);
-    if dtype == DType::F32 { tensor } else { tensor.cast(dtype) }
+    if dtype == DType::F32 {
+        tensor
+    } else {
+        tensor.cast(dtype)
+    }
 }
 
 /// `x @ W + b` with `W` stored `[in, out]`.
@@ -26,7 +30,10 @@ pub(crate) struct Linear {
 
 impl Linear {
     pub(crate) fn new(w: &LinearWeights, device: &Device, dtype: DType) -> Self {
-        Self { weight: upload(&w.weight, device, dtype), bias: w.bias.as_ref().map(|b| upload(b, device, dtype)) }
+        Self {
+            weight: upload(&w.weight, device, dtype),
+            bias: w.bias.as_ref().map(|b| upload(b, device, dtype)),
+        }
     }
 
     /// # Shapes
@@ -51,7 +58,11 @@ pub(crate) struct LayerNorm {
 
 impl LayerNorm {
     pub(crate) fn new(w: &NormWeights, eps: f64, device: &Device, dtype: DType) -> Self {
-        Self { gamma: upload(&w.weight, device, dtype), beta: upload(&w.bias, device, dtype), eps }
+        Self {
+            gamma: upload(&w.weight, device, dtype),
+            beta: upload(&w.bias, device, dtype),
+            eps,
+        }
     }
 
     /// # Shapes
@@ -85,7 +96,12 @@ pub(crate) struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    pub(crate) fn new(w: &BlockWeights, config: BlockConfig, device: &Device, dtype: DType) -> Self {
+    pub(crate) fn new(
+        w: &BlockWeights,
+        config: BlockConfig,
+        device: &Device,
+        dtype: DType,
+    ) -> Self {
         Self {
             config,
             ln_1: LayerNorm::new(&w.ln_1, config.eps, device, dtype),
@@ -122,10 +138,19 @@ impl ResidualBlock {
         let c = x.dims()[1];
         let h = self.config.heads;
         let dh = c / h;
-        let qkv = self.qkv.forward(x).reshape([b, n, 3, h, dh]).permute([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
+        let qkv = self
+            .qkv
+            .forward(x)
+            .reshape([b, n, 3, h, dh])
+            .permute([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
         let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b, h, n, dh]); // [B, H, N, Dh]
-        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: self.config.causal };
+        let options = AttentionModuleOptions {
+            scale: None,
+            softcap: None,
+            is_causal: self.config.causal,
+        };
         let context = attention(part(0), part(1), part(2), None, None, options); // [B, H, N, Dh]
-        self.out_proj.forward(context.swap_dims(1, 2).reshape([b * n, c]))
+        self.out_proj
+            .forward(context.swap_dims(1, 2).reshape([b * n, c]))
     }
 }

@@ -81,7 +81,13 @@ impl ClipModel {
         self.text.as_ref().ok_or(ClipError::NoTextTower)
     }
 
-    fn from_weights(weights: &ClipWeights, sha256: String, source: ModelSource, device: &Device, dtype: DType) -> Self {
+    fn from_weights(
+        weights: &ClipWeights,
+        sha256: String,
+        source: ModelSource,
+        device: &Device,
+        dtype: DType,
+    ) -> Self {
         let config = weights.config.clone();
         let v = &config.vision;
         let fingerprint = EncoderFingerprint {
@@ -96,12 +102,25 @@ impl ClipModel {
             std: weights.std,
             weights_sha256: sha256,
         };
-        let vision = VisionTower::new(v.clone(), &weights.vision, (weights.mean, weights.std), device, dtype);
+        let vision = VisionTower::new(
+            v.clone(),
+            &weights.vision,
+            (weights.mean, weights.std),
+            device,
+            dtype,
+        );
         let text = match (&config.text, &weights.text) {
             (Some(c), Some(w)) => Some(TextTower::new(c.clone(), w, device, dtype)),
             _ => None,
         };
-        Self { vision, text, fingerprint, logit_scale: weights.logit_scale, config, source }
+        Self {
+            vision,
+            text,
+            fingerprint,
+            logit_scale: weights.logit_scale,
+            config,
+            source,
+        }
     }
 }
 
@@ -131,11 +150,20 @@ pub fn load_model_with(spec: &str, device: &Device, dtype: DType) -> Result<Clip
     if let Some(name) = spec.strip_prefix("builtin:") {
         let config = builtin_config(name).ok_or_else(|| ClipError::UnknownSpec {
             spec: spec.to_string(),
-            reason: format!("builtins are {}", BUILTIN_NAMES.map(|n| format!("builtin:{n}")).join(", ")),
+            reason: format!(
+                "builtins are {}",
+                BUILTIN_NAMES.map(|n| format!("builtin:{n}")).join(", ")
+            ),
         })?;
         let weights = random_weights(&config, BUILTIN_SEED);
         let sha = weights.content_sha256();
-        return Ok(ClipModel::from_weights(&weights, sha, ModelSource::Builtin(name.to_string()), device, dtype));
+        return Ok(ClipModel::from_weights(
+            &weights,
+            sha,
+            ModelSource::Builtin(name.to_string()),
+            device,
+            dtype,
+        ));
     }
     let path = Path::new(spec);
     if !path.exists() {
@@ -147,6 +175,15 @@ pub fn load_model_with(spec: &str, device: &Device, dtype: DType) -> Result<Clip
         });
     }
     let loaded = load_path(path)?;
-    let source = ModelSource::Checkpoint { path: spec.to_string(), layout: loaded.layout };
-    Ok(ClipModel::from_weights(&loaded.weights, loaded.sha256, source, device, dtype))
+    let source = ModelSource::Checkpoint {
+        path: spec.to_string(),
+        layout: loaded.layout,
+    };
+    Ok(ClipModel::from_weights(
+        &loaded.weights,
+        loaded.sha256,
+        source,
+        device,
+        dtype,
+    ))
 }

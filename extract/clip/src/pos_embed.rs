@@ -28,8 +28,17 @@ fn taps(in_size: usize, out_size: usize) -> Vec<([usize; 4], [f64; 4])> {
             let real = scale * (dst as f64 + 0.5) - 0.5;
             let floor = real.floor();
             let t = real - floor;
-            let weights = [cubic_far(t + 1.0), cubic_near(t), cubic_near(1.0 - t), cubic_far(2.0 - t)];
-            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+            let weights = [
+                cubic_far(t + 1.0),
+                cubic_near(t),
+                cubic_near(1.0 - t),
+                cubic_far(2.0 - t),
+            ];
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_possible_wrap,
+                clippy::cast_sign_loss
+            )]
             let index = |offset: i64| (floor as i64 + offset).clamp(0, in_size as i64 - 1) as usize;
             ([index(-1), index(0), index(1), index(2)], weights)
         })
@@ -37,7 +46,12 @@ fn taps(in_size: usize, out_size: usize) -> Vec<([usize; 4], [f64; 4])> {
 }
 
 /// Resamples a `[1 + g·g, C]` position table (CLS first, then the grid row-major) to `[1 + h·w, C]`.
-pub(crate) fn resize_positions(positions: &HostTensor, grid: usize, out_h: usize, out_w: usize) -> HostTensor {
+pub(crate) fn resize_positions(
+    positions: &HostTensor,
+    grid: usize,
+    out_h: usize,
+    out_w: usize,
+) -> HostTensor {
     let c = positions.shape[1];
     if out_h == grid && out_w == grid {
         return positions.clone();

@@ -48,7 +48,12 @@ pub const VIDEO_TEMPLATES: [&str; 28] = [
 /// - x: `[n, E]`; output: `[n, E]`
 #[must_use]
 pub fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12); // [n, 1]
+    let norm = x
+        .clone()
+        .powf_scalar(2.0)
+        .sum_dim(1)
+        .sqrt()
+        .clamp_min(1e-12); // [n, 1]
     x / norm
 }
 
@@ -64,17 +69,26 @@ impl TextTower {
     /// [`ClipError::InvalidInput`] when `names` or `templates` is empty or a template has no `{}`.
     pub fn class_embeddings(&self, names: &[&str], templates: &[&str]) -> Result<Tensor<2>> {
         if names.is_empty() || templates.is_empty() {
-            return Err(ClipError::InvalidInput("class_embeddings needs at least one name and one template".into()));
+            return Err(ClipError::InvalidInput(
+                "class_embeddings needs at least one name and one template".into(),
+            ));
         }
         if let Some(bad) = templates.iter().find(|t| !t.contains("{}")) {
-            return Err(ClipError::InvalidInput(format!("template {bad:?} has no {{}} for the class name")));
+            return Err(ClipError::InvalidInput(format!(
+                "template {bad:?} has no {{}} for the class name"
+            )));
         }
-        let texts: Vec<String> =
-            names.iter().flat_map(|name| templates.iter().map(move |t| t.replace("{}", name))).collect();
+        let texts: Vec<String> = names
+            .iter()
+            .flat_map(|name| templates.iter().map(move |t| t.replace("{}", name)))
+            .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let embeds = l2_normalise(self.encode_texts(&refs)?); // [names·templates, E]
         let e = embeds.dims()[1];
-        let mean = embeds.reshape([names.len(), templates.len(), e]).mean_dim(1).reshape([names.len(), e]);
+        let mean = embeds
+            .reshape([names.len(), templates.len(), e])
+            .mean_dim(1)
+            .reshape([names.len(), e]);
         Ok(l2_normalise(mean))
     }
 }

@@ -41,7 +41,11 @@ impl TextTower {
             dtype,
             token_embedding: upload(&w.token_embedding, device, dtype),
             positions: upload(&w.positions, device, dtype),
-            blocks: w.blocks.iter().map(|b| ResidualBlock::new(b, block, device, dtype)).collect(),
+            blocks: w
+                .blocks
+                .iter()
+                .map(|b| ResidualBlock::new(b, block, device, dtype))
+                .collect(),
             ln_final: LayerNorm::new(&w.ln_final, config.layer_norm_eps, device, dtype),
             projection: upload(&w.projection, device, dtype),
             config,
@@ -83,14 +87,18 @@ impl TextTower {
                 )));
             }
             if let Some(bad) = row.iter().find(|&&id| id < 0 || id as u64 >= vocab as u64) {
-                return Err(ClipError::InvalidInput(format!("token row {r} has id {bad} outside vocab 0..{vocab}")));
+                return Err(ClipError::InvalidInput(format!(
+                    "token row {r} has id {bad} outside vocab 0..{vocab}"
+                )));
             }
             pool_at.push(pool_position(row, self.config.eot_token_id));
         }
         let len = pool_at.iter().max().map_or(1, |p| p + 1);
         let c = self.config.width;
-        let flat: Vec<i64> =
-            ids.iter().flat_map(|row| (0..len).map(move |i| row.get(i).copied().unwrap_or(0))).collect();
+        let flat: Vec<i64> = ids
+            .iter()
+            .flat_map(|row| (0..len).map(move |i| row.get(i).copied().unwrap_or(0)))
+            .collect();
         let flat = Tensor::<1, Int>::from_data(TensorData::new(flat, [n * len]), &self.device);
         let mut x = self.token_embedding.clone().select(0, flat).reshape([n, len, c]) // [n, len, C]
             + self.positions.clone().narrow(0, 0, len).unsqueeze_dim::<3>(0);
@@ -98,11 +106,21 @@ impl TextTower {
             x = block.forward(x);
         }
         // LayerNorm is per token, so pooling first and normalising the n pooled rows is the same.
-        let rows: Vec<i64> = pool_at.iter().enumerate().map(|(b, &p)| i64::try_from(b * len + p).unwrap_or(0)).collect();
+        let rows: Vec<i64> = pool_at
+            .iter()
+            .enumerate()
+            .map(|(b, &p)| i64::try_from(b * len + p).unwrap_or(0))
+            .collect();
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &self.device);
-        let pooled = self.ln_final.forward(x.reshape([n * len, c]).select(0, rows)); // [n, C]
+        let pooled = self
+            .ln_final
+            .forward(x.reshape([n * len, c]).select(0, rows)); // [n, C]
         let embeds = pooled.matmul(self.projection.clone()); // [n, E]
-        Ok(if self.dtype == DType::F32 { embeds } else { embeds.cast(DType::F32) })
+        Ok(if self.dtype == DType::F32 {
+            embeds
+        } else {
+            embeds.cast(DType::F32)
+        })
     }
 
     /// Tokenizes and embeds texts, in batches of 256.
@@ -117,8 +135,10 @@ impl TextTower {
         let chunks = texts
             .chunks(TEXT_BATCH)
             .map(|chunk| {
-                let ids: Vec<Vec<i64>> =
-                    chunk.iter().map(|t| tokenizer.tokenize(t, self.config.context_length)).collect();
+                let ids: Vec<Vec<i64>> = chunk
+                    .iter()
+                    .map(|t| tokenizer.tokenize(t, self.config.context_length))
+                    .collect();
                 self.encode_ids(&ids)
             })
             .collect::<Result<Vec<_>>>()?;

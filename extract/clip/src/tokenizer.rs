@@ -32,7 +32,8 @@ pub const EOT: u32 = 49407;
 /// CLIP's context length.
 pub const CONTEXT_LENGTH: usize = 77;
 
-const SPLIT: &str = r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
+const SPLIT: &str =
+    r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
 
 /// The tokenizer. Build it once ([`Tokenizer::shared`]); it holds the 49408-entry vocabulary.
 pub struct Tokenizer {
@@ -46,7 +47,9 @@ pub struct Tokenizer {
 
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokenizer").field("vocab", &self.encoder.len()).finish_non_exhaustive()
+        f.debug_struct("Tokenizer")
+            .field("vocab", &self.encoder.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,34 +86,64 @@ impl Tokenizer {
             .lines()
             .skip(1)
             .take(MERGES)
-            .map(|l| l.split_once(' ').ok_or_else(|| ClipError::Vocabulary(format!("bad merge line {l:?}"))))
+            .map(|l| {
+                l.split_once(' ')
+                    .ok_or_else(|| ClipError::Vocabulary(format!("bad merge line {l:?}")))
+            })
             .collect::<Result<_>>()?;
         if merge_lines.len() != MERGES {
-            return Err(ClipError::Vocabulary(format!("{} merges, expected {MERGES}", merge_lines.len())));
+            return Err(ClipError::Vocabulary(format!(
+                "{} merges, expected {MERGES}",
+                merge_lines.len()
+            )));
         }
         let byte_chars = bytes_to_unicode();
         // Vocabulary order as OpenAI builds it: bytes in printable-first order, the same with `</w>`,
         // then one entry per merge, then the two specials.
         let mut order: Vec<u8> = (0..=255u8).collect();
         order.sort_by_key(|&b| u32::from(byte_chars[b as usize]));
-        let mut vocab: Vec<String> = order.iter().map(|&b| byte_chars[b as usize].to_string()).collect();
-        vocab.extend(order.iter().map(|&b| format!("{}</w>", byte_chars[b as usize])));
+        let mut vocab: Vec<String> = order
+            .iter()
+            .map(|&b| byte_chars[b as usize].to_string())
+            .collect();
+        vocab.extend(
+            order
+                .iter()
+                .map(|&b| format!("{}</w>", byte_chars[b as usize])),
+        );
         vocab.extend(merge_lines.iter().map(|(a, b)| format!("{a}{b}")));
         vocab.push("<|startoftext|>".into());
         vocab.push("<|endoftext|>".into());
-        let encoder: HashMap<String, u32> =
-            vocab.into_iter().enumerate().map(|(i, s)| (s, u32::try_from(i).unwrap_or(u32::MAX))).collect();
-        let id = |s: &str| encoder.get(s).copied().ok_or_else(|| ClipError::Vocabulary(format!("{s:?} not in vocab")));
+        let encoder: HashMap<String, u32> = vocab
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (s, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        let id = |s: &str| {
+            encoder
+                .get(s)
+                .copied()
+                .ok_or_else(|| ClipError::Vocabulary(format!("{s:?} not in vocab")))
+        };
         let mut merges = HashMap::with_capacity(MERGES);
         for (rank, (a, b)) in merge_lines.iter().enumerate() {
             let rank = u32::try_from(rank).unwrap_or(u32::MAX);
             merges.insert((id(a)?, id(b)?), (rank, id(&format!("{a}{b}"))?));
         }
         if encoder.len() != VOCAB_SIZE || encoder.get("<|endoftext|>") != Some(&EOT) {
-            return Err(ClipError::Vocabulary(format!("vocabulary has {} entries", encoder.len())));
+            return Err(ClipError::Vocabulary(format!(
+                "vocabulary has {} entries",
+                encoder.len()
+            )));
         }
         let split = Regex::new(SPLIT).map_err(|e| ClipError::Vocabulary(e.to_string()))?;
-        Ok(Self { byte_chars, encoder, merges, split, cache: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            byte_chars,
+            encoder,
+            merges,
+            split,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A process-wide instance, built on first use.
@@ -157,7 +190,10 @@ impl Tokenizer {
     /// The vocabulary string of an id (`</w>` marks a word end), for debugging.
     #[must_use]
     pub fn token(&self, id: u32) -> Option<&str> {
-        self.encoder.iter().find(|(_, &v)| v == id).map(|(k, _)| k.as_str())
+        self.encoder
+            .iter()
+            .find(|(_, &v)| v == id)
+            .map(|(k, _)| k.as_str())
     }
 
     fn encode_span(&self, span: &str, ids: &mut Vec<u32>) {
@@ -180,7 +216,11 @@ impl Tokenizer {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let s = if i + 1 == chars.len() { format!("{c}</w>") } else { c.to_string() };
+                let s = if i + 1 == chars.len() {
+                    format!("{c}</w>")
+                } else {
+                    c.to_string()
+                };
                 self.encoder[&s]
             })
             .collect();
@@ -188,9 +228,15 @@ impl Tokenizer {
         loop {
             let best = symbols
                 .windows(2)
-                .filter_map(|w| self.merges.get(&(w[0], w[1])).map(|&(rank, merged)| (rank, w[0], w[1], merged)))
+                .filter_map(|w| {
+                    self.merges
+                        .get(&(w[0], w[1]))
+                        .map(|&(rank, merged)| (rank, w[0], w[1], merged))
+                })
                 .min_by_key(|&(rank, ..)| rank);
-            let Some((_, left, right, merged)) = best else { break };
+            let Some((_, left, right, merged)) = best else {
+                break;
+            };
             let mut out = Vec::with_capacity(symbols.len());
             let mut i = 0;
             while i < symbols.len() {
@@ -247,7 +293,10 @@ mod tests {
     fn encodes_a_simple_prompt() {
         let t = Tokenizer::shared().unwrap();
         // Reference ids from transformers' CLIPTokenizer (openai/clip-vit-base-patch32).
-        assert_eq!(t.encode("a photo of a cat"), vec![320, 1125, 539, 320, 2368]);
+        assert_eq!(
+            t.encode("a photo of a cat"),
+            vec![320, 1125, 539, 320, 2368]
+        );
         let row = t.tokenize("a photo of a cat", 77);
         assert_eq!(row.len(), 77);
         assert_eq!(&row[..7], &[49406, 320, 1125, 539, 320, 2368, 49407]);

@@ -70,7 +70,11 @@ impl VisionTower {
             positions_host: w.positions.clone(),
             positions: upload(&w.positions, device, dtype),
             ln_pre: LayerNorm::new(&w.ln_pre, config.layer_norm_eps, device, dtype),
-            blocks: w.blocks.iter().map(|b| ResidualBlock::new(b, block, device, dtype)).collect(),
+            blocks: w
+                .blocks
+                .iter()
+                .map(|b| ResidualBlock::new(b, block, device, dtype))
+                .collect(),
             ln_post: LayerNorm::new(&w.ln_post, config.layer_norm_eps, device, dtype),
             projection: w.projection.as_ref().map(|p| upload(p, device, dtype)),
             config,
@@ -153,7 +157,10 @@ impl VisionTower {
                 *slot = Some(self.to_f32(x.clone()));
             }
         }
-        Ok(layers.iter().map(|&l| kept[l].clone().expect("every requested layer was kept")).collect())
+        Ok(layers
+            .iter()
+            .map(|&l| kept[l].clone().expect("every requested layer was kept"))
+            .collect())
     }
 
     /// Turns u8 RGB frames into CLIP-normalised pixels: `(x / 255 − mean) / std`, channels first.
@@ -174,14 +181,20 @@ impl VisionTower {
         }
         let plane = h * w;
         let mut out = vec![0.0f32; b * 3 * plane];
-        for (frame, dst) in frames.chunks_exact(plane * 3).zip(out.chunks_exact_mut(plane * 3)) {
+        for (frame, dst) in frames
+            .chunks_exact(plane * 3)
+            .zip(out.chunks_exact_mut(plane * 3))
+        {
             for (i, px) in frame.chunks_exact(3).enumerate() {
                 for c in 0..3 {
                     dst[c * plane + i] = (f32::from(px[c]) / 255.0 - self.mean[c]) / self.std[c];
                 }
             }
         }
-        Ok(Tensor::<4>::from_data(TensorData::new(out, [b, 3, h, w]), &self.device))
+        Ok(Tensor::<4>::from_data(
+            TensorData::new(out, [b, 3, h, w]),
+            &self.device,
+        ))
     }
 
     /// Patch embedding + class token + positions + pre-LayerNorm: hidden state 0.
@@ -200,16 +213,27 @@ impl VisionTower {
                 [b, channels, h, w]
             )));
         }
-        let pixels = if pixels.dtype() == self.dtype { pixels } else { pixels.cast(self.dtype) };
-        let pixels =
-            if gh * p == h && gw * p == w { pixels } else { pixels.narrow(2, 0, gh * p).narrow(3, 0, gw * p) };
+        let pixels = if pixels.dtype() == self.dtype {
+            pixels
+        } else {
+            pixels.cast(self.dtype)
+        };
+        let pixels = if gh * p == h && gw * p == w {
+            pixels
+        } else {
+            pixels.narrow(2, 0, gh * p).narrow(3, 0, gw * p)
+        };
         // The stride-p conv as one GEMM: [B·gh·gw, 3·p·p] @ [3·p·p, C].
         let patches = pixels
             .reshape([b, 3, gh, p, gw, p])
             .permute([0, 2, 4, 1, 3, 5]) // [B, gh, gw, 3, p, p]
             .reshape([b * gh * gw, 3 * p * p]);
         let tokens = patches.matmul(self.patch.clone()).reshape([b, gh * gw, c]); // [B, gh·gw, C]
-        let cls = self.class_embedding.clone().reshape([1, 1, c]).expand([b, 1, c]);
+        let cls = self
+            .class_embedding
+            .clone()
+            .reshape([1, 1, c])
+            .expand([b, 1, c]);
         let positions = self.positions_for(gh, gw);
         let x = Tensor::cat(vec![cls, tokens], 1) + positions.unsqueeze_dim::<3>(0); // [B, 1+gh·gw, C]
         Ok(self.ln_pre.forward(x))
@@ -221,8 +245,17 @@ impl VisionTower {
         if gh == grid && gw == grid {
             return self.positions.clone();
         }
-        tracing::debug!(from = grid, to_h = gh, to_w = gw, "bicubic position-table resampling");
-        upload(&resize_positions(&self.positions_host, grid, gh, gw), &self.device, self.dtype)
+        tracing::debug!(
+            from = grid,
+            to_h = gh,
+            to_w = gw,
+            "bicubic position-table resampling"
+        );
+        upload(
+            &resize_positions(&self.positions_host, grid, gh, gw),
+            &self.device,
+            self.dtype,
+        )
     }
 
     /// Post-LayerNorm on the class token and projection.
@@ -241,6 +274,10 @@ impl VisionTower {
     }
 
     fn to_f32<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
-        if self.dtype == DType::F32 { t } else { t.cast(DType::F32) }
+        if self.dtype == DType::F32 {
+            t
+        } else {
+            t.cast(DType::F32)
+        }
     }
 }

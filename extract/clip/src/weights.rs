@@ -128,7 +128,13 @@ impl ClipWeights {
             }
         };
         let v = &self.vision;
-        for t in [&v.patch, &v.class_embedding, &v.positions, &v.ln_pre.weight, &v.ln_pre.bias] {
+        for t in [
+            &v.patch,
+            &v.class_embedding,
+            &v.positions,
+            &v.ln_pre.weight,
+            &v.ln_pre.bias,
+        ] {
             feed(t);
         }
         feed_blocks(&v.blocks, &mut feed);

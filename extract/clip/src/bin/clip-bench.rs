@@ -91,7 +91,14 @@ fn torch(python: &str, batch: usize, iters: usize, gemm: usize) -> Vec<serde_jso
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/torch_vit.py");
     let output = Command::new(python)
         .arg(&script)
-        .args(["--batch", &batch.to_string(), "--iters", &iters.to_string(), "--gemm", &gemm.to_string()])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--iters",
+            &iters.to_string(),
+            "--gemm",
+            &gemm.to_string(),
+        ])
         .output();
     match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
@@ -126,7 +133,10 @@ fn main() {
         let _ = a.clone().matmul(b.clone()).into_data();
     });
     let peak = 2.0 * (n as f64).powi(3) / gemm_best / 1e9;
-    println!("machine: {} threads (rayon); burn-flex sgemm {n}x{n}: {peak:.1} GFLOP/s", rayon::current_num_threads());
+    println!(
+        "machine: {} threads (rayon); burn-flex sgemm {n}x{n}: {peak:.1} GFLOP/s",
+        rayon::current_num_threads()
+    );
 
     let model = load_model_with(&options.model, &device, options.dtype).expect("model loads");
     let v = model.vision.config().clone();
@@ -142,21 +152,38 @@ fn main() {
     println!("| batch | burn-flex frames/s | % of sgemm | torch frames/s | torch % of its sgemm | burn / torch |");
     println!("|---|---|---|---|---|---|");
     for &batch in &options.batches {
-        let frames: Vec<u8> = (0..batch * v.image_size * v.image_size * 3).map(|i| (i * 31 % 256) as u8).collect();
-        let pixels = model.vision.pixels_from_u8(&frames, [batch, v.image_size, v.image_size, 3]).expect("pixels");
+        let frames: Vec<u8> = (0..batch * v.image_size * v.image_size * 3)
+            .map(|i| (i * 31 % 256) as u8)
+            .collect();
+        let pixels = model
+            .vision
+            .pixels_from_u8(&frames, [batch, v.image_size, v.image_size, 3])
+            .expect("pixels");
         let (best, _) = time(options.iters, || {
             let out = model.vision.forward(pixels.clone()).expect("forward");
             let _ = out.image_embeds.into_data();
         });
         let fps = batch as f64 / best;
         let share = fps * flops / 1e9 / peak * 100.0;
-        let measured = options.python.as_deref().map(|py| torch(py, batch, options.iters, n)).unwrap_or_default();
-        let torch_fps = measured.iter().find(|m| m["what"] == "vit_b16").and_then(|m| m["frames_per_s"].as_f64());
-        let torch_peak = measured.iter().find(|m| m["what"] == "sgemm").and_then(|m| m["gflops"].as_f64());
+        let measured = options
+            .python
+            .as_deref()
+            .map(|py| torch(py, batch, options.iters, n))
+            .unwrap_or_default();
+        let torch_fps = measured
+            .iter()
+            .find(|m| m["what"] == "vit_b16")
+            .and_then(|m| m["frames_per_s"].as_f64());
+        let torch_peak = measured
+            .iter()
+            .find(|m| m["what"] == "sgemm")
+            .and_then(|m| m["gflops"].as_f64());
         let (t_fps, t_share, ratio) = match (torch_fps, torch_peak) {
-            (Some(f), Some(p)) => {
-                (format!("{f:.2}"), format!("{:.0}% (sgemm {p:.1} GFLOP/s)", f * flops / 1e9 / p * 100.0), format!("{:.2}x", fps / f))
-            }
+            (Some(f), Some(p)) => (
+                format!("{f:.2}"),
+                format!("{:.0}% (sgemm {p:.1} GFLOP/s)", f * flops / 1e9 / p * 100.0),
+                format!("{:.2}x", fps / f),
+            ),
             _ => ("-".into(), "-".into(), "-".into()),
         };
         println!("| {batch} | {fps:.2} | {share:.0}% | {t_fps} | {t_share} | {ratio} |");

@@ -9,12 +9,14 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{
-    checked_heads, grid_side, json_triplet, json_usize, not_4d, read_json, read_linear, read_norm, read_patch, two_dims,
-    TensorFile,
+    checked_heads, grid_side, json_triplet, json_usize, not_4d, read_json, read_linear,
+    read_logit_scale, read_norm, read_patch, two_dims, TensorFile,
 };
 use crate::config::{Activation, ClipConfig, TextConfig, VisionConfig, CLIP_MEAN, CLIP_STD};
 use crate::error::{ClipError, Result};
-use crate::weights::{BlockWeights, ClipWeights, HostTensor, LinearWeights, TextWeights, VisionWeights};
+use crate::weights::{
+    BlockWeights, ClipWeights, HostTensor, LinearWeights, TextWeights, VisionWeights,
+};
 
 pub(super) fn read(file: &TensorFile, dir: &Path) -> Result<ClipWeights> {
     let config_path = dir.join("config.json");
@@ -30,14 +32,13 @@ pub(super) fn read(file: &TensorFile, dir: &Path) -> Result<ClipWeights> {
     } else {
         None
     };
-    let logit_scale = if file.contains("logit_scale") {
-        file.tensor("logit_scale", &[1])?.data[0]
-    } else {
-        (1.0f32 / 0.07).ln()
-    };
+    let logit_scale = read_logit_scale(file)?;
     let (text_config, text) = text.unzip();
     Ok(ClipWeights {
-        config: ClipConfig { vision: vision_config, text: text_config },
+        config: ClipConfig {
+            vision: vision_config,
+            text: text_config,
+        },
         vision,
         text,
         logit_scale,
@@ -47,7 +48,10 @@ pub(super) fn read(file: &TensorFile, dir: &Path) -> Result<ClipWeights> {
 }
 
 fn activation(config_path: &Path, json: Option<&Value>) -> Result<Activation> {
-    match json.and_then(|j| j.get("hidden_act")).and_then(Value::as_str) {
+    match json
+        .and_then(|j| j.get("hidden_act"))
+        .and_then(Value::as_str)
+    {
         None => Ok(Activation::QuickGelu),
         Some(name) => Activation::from_hf_name(name).ok_or_else(|| ClipError::InvalidConfig {
             path: config_path.to_path_buf(),
@@ -57,7 +61,9 @@ fn activation(config_path: &Path, json: Option<&Value>) -> Result<Activation> {
 }
 
 fn layer_norm_eps(json: Option<&Value>) -> f64 {
-    json.and_then(|j| j.get("layer_norm_eps")).and_then(Value::as_f64).unwrap_or(1e-5)
+    json.and_then(|j| j.get("layer_norm_eps"))
+        .and_then(Value::as_f64)
+        .unwrap_or(1e-5)
 }
 
 fn read_vision(
@@ -92,7 +98,14 @@ fn read_vision(
         layer_norm_eps: layer_norm_eps(json),
     };
     let blocks = (0..layers)
-        .map(|i| read_block(file, &format!("vision_model.encoder.layers.{i}"), width, mlp_dim))
+        .map(|i| {
+            read_block(
+                file,
+                &format!("vision_model.encoder.layers.{i}"),
+                width,
+                mlp_dim,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let weights = VisionWeights {
         patch: read_patch(file, patch_name, width, patch)?,
@@ -102,14 +115,21 @@ fn read_vision(
         blocks,
         ln_post: read_norm(file, "vision_model.post_layernorm", width)?,
         projection: match embed_dim {
-            Some(e) => Some(file.tensor("visual_projection.weight", &[e, width])?.transposed()),
+            Some(e) => Some(
+                file.tensor("visual_projection.weight", &[e, width])?
+                    .transposed(),
+            ),
             None => None,
         },
     };
     Ok((config, weights))
 }
 
-fn read_text(file: &TensorFile, config_path: &Path, json: Option<&Value>) -> Result<(TextConfig, TextWeights)> {
+fn read_text(
+    file: &TensorFile,
+    config_path: &Path,
+    json: Option<&Value>,
+) -> Result<(TextConfig, TextWeights)> {
     let token_name = "text_model.embeddings.token_embedding.weight";
     let [vocab_size, width] = two_dims(file, token_name)?;
     let positions_name = "text_model.embeddings.position_embedding.weight";
@@ -135,19 +155,33 @@ fn read_text(file: &TensorFile, config_path: &Path, json: Option<&Value>) -> Res
         eot_token_id,
     };
     let blocks = (0..layers)
-        .map(|i| read_block(file, &format!("text_model.encoder.layers.{i}"), width, mlp_dim))
+        .map(|i| {
+            read_block(
+                file,
+                &format!("text_model.encoder.layers.{i}"),
+                width,
+                mlp_dim,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let weights = TextWeights {
         token_embedding: file.tensor(token_name, &[vocab_size, width])?,
         positions: file.tensor(positions_name, &[context_length, width])?,
         blocks,
         ln_final: read_norm(file, "text_model.final_layer_norm", width)?,
-        projection: file.tensor("text_projection.weight", &[embed_dim, width])?.transposed(),
+        projection: file
+            .tensor("text_projection.weight", &[embed_dim, width])?
+            .transposed(),
     };
     Ok((config, weights))
 }
 
-fn read_block(file: &TensorFile, prefix: &str, width: usize, mlp_dim: usize) -> Result<BlockWeights> {
+fn read_block(
+    file: &TensorFile,
+    prefix: &str,
+    width: usize,
+    mlp_dim: usize,
+) -> Result<BlockWeights> {
     let attn = format!("{prefix}.self_attn");
     let q = read_linear(file, &format!("{attn}.q_proj"), width, width)?;
     let k = read_linear(file, &format!("{attn}.k_proj"), width, width)?;
@@ -157,11 +191,20 @@ fn read_block(file: &TensorFile, prefix: &str, width: usize, mlp_dim: usize) -> 
     let mut packed = vec![0.0f32; width * 3 * width];
     for (part, lin) in [&q, &k, &v].into_iter().enumerate() {
         for (row, src) in lin.weight.data.chunks_exact(width).enumerate() {
-            packed[row * 3 * width + part * width..row * 3 * width + (part + 1) * width].copy_from_slice(src);
+            packed[row * 3 * width + part * width..row * 3 * width + (part + 1) * width]
+                .copy_from_slice(src);
         }
     }
-    let bias: Vec<f32> =
-        [&q, &k, &v].iter().flat_map(|l| l.bias.as_ref().map_or(&[][..], |b| &b.data[..]).iter().copied()).collect();
+    let bias: Vec<f32> = [&q, &k, &v]
+        .iter()
+        .flat_map(|l| {
+            l.bias
+                .as_ref()
+                .map_or(&[][..], |b| &b.data[..])
+                .iter()
+                .copied()
+        })
+        .collect();
     Ok(BlockWeights {
         ln_1: read_norm(file, &format!("{prefix}.layer_norm1"), width)?,
         qkv: LinearWeights {

@@ -12,8 +12,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{
-    checked_heads, grid_side, json_triplet, json_usize, not_4d, read_json, read_linear, read_norm, read_patch,
-    two_dims, TensorFile,
+    checked_heads, grid_side, json_triplet, json_usize, not_4d, read_json, read_linear,
+    read_logit_scale, read_norm, read_patch, two_dims, TensorFile,
 };
 use crate::config::{Activation, ClipConfig, TextConfig, VisionConfig, CLIP_MEAN, CLIP_STD};
 use crate::error::Result;
@@ -25,28 +25,38 @@ pub(super) fn read(file: &TensorFile, dir: &Path) -> Result<ClipWeights> {
     let model_cfg = config.as_ref().and_then(|c| c.get("model_cfg"));
     let preprocess = config.as_ref().and_then(|c| c.get("preprocess_cfg"));
     let activation = match model_cfg {
-        Some(cfg) if cfg.get("quick_gelu").and_then(Value::as_bool) == Some(true) => Activation::QuickGelu,
+        Some(cfg) if cfg.get("quick_gelu").and_then(Value::as_bool) == Some(true) => {
+            Activation::QuickGelu
+        }
         Some(_) => Activation::Gelu,
         None => Activation::QuickGelu,
     };
     if model_cfg.is_none() {
         tracing::info!(path = %file.path.display(), "no open_clip_config.json: OpenAI rules (heads = width / 64, QuickGELU)");
     }
-    let (vision_config, vision) =
-        read_vision(file, &config_path, model_cfg.and_then(|c| c.get("vision_cfg")), activation)?;
+    let (vision_config, vision) = read_vision(
+        file,
+        &config_path,
+        model_cfg.and_then(|c| c.get("vision_cfg")),
+        activation,
+    )?;
     let text = if file.contains("token_embedding.weight") {
-        Some(read_text(file, &config_path, model_cfg.and_then(|c| c.get("text_cfg")), activation)?)
+        Some(read_text(
+            file,
+            &config_path,
+            model_cfg.and_then(|c| c.get("text_cfg")),
+            activation,
+        )?)
     } else {
         None
     };
-    let logit_scale = if file.contains("logit_scale") {
-        file.tensor("logit_scale", &[1])?.data[0]
-    } else {
-        (1.0f32 / 0.07).ln()
-    };
+    let logit_scale = read_logit_scale(file)?;
     let (text_config, text) = text.unzip();
     Ok(ClipWeights {
-        config: ClipConfig { vision: vision_config, text: text_config },
+        config: ClipConfig {
+            vision: vision_config,
+            text: text_config,
+        },
         vision,
         text,
         logit_scale,
@@ -70,7 +80,11 @@ fn read_vision(
     let grid = grid_side(&file.path, "visual.positional_embedding", n_positions)?;
     let layers = file.count_blocks("visual.transformer.resblocks.");
     let mlp_dim = file.shape("visual.transformer.resblocks.0.mlp.c_fc.weight")?[0];
-    let embed_dim = if file.contains("visual.proj") { Some(file.shape("visual.proj")?[1]) } else { None };
+    let embed_dim = if file.contains("visual.proj") {
+        Some(file.shape("visual.proj")?[1])
+    } else {
+        None
+    };
     let heads = json.map(|j| width / json_usize(Some(j), "head_width").unwrap_or(64).max(1));
     let config = VisionConfig {
         image_size: grid * patch,
@@ -84,7 +98,14 @@ fn read_vision(
         layer_norm_eps: 1e-5,
     };
     let blocks = (0..layers)
-        .map(|i| read_block(file, &format!("visual.transformer.resblocks.{i}"), width, mlp_dim))
+        .map(|i| {
+            read_block(
+                file,
+                &format!("visual.transformer.resblocks.{i}"),
+                width,
+                mlp_dim,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let weights = VisionWeights {
         patch: read_patch(file, patch_name, width, patch)?,
@@ -141,11 +162,21 @@ fn read_text(
     Ok((config, weights))
 }
 
-fn read_block(file: &TensorFile, prefix: &str, width: usize, mlp_dim: usize) -> Result<BlockWeights> {
+fn read_block(
+    file: &TensorFile,
+    prefix: &str,
+    width: usize,
+    mlp_dim: usize,
+) -> Result<BlockWeights> {
     Ok(BlockWeights {
         ln_1: read_norm(file, &format!("{prefix}.ln_1"), width)?,
         qkv: LinearWeights {
-            weight: file.tensor(&format!("{prefix}.attn.in_proj_weight"), &[3 * width, width])?.transposed(),
+            weight: file
+                .tensor(
+                    &format!("{prefix}.attn.in_proj_weight"),
+                    &[3 * width, width],
+                )?
+                .transposed(),
             bias: Some(file.tensor(&format!("{prefix}.attn.in_proj_bias"), &[3 * width])?),
         },
         out_proj: read_linear(file, &format!("{prefix}.attn.out_proj"), width, width)?,

@@ -12,10 +12,18 @@ fn tiny_is_deterministic_with_documented_shapes() {
     assert_eq!(a.fingerprint, b.fingerprint);
     assert_eq!(a.fingerprint.weights_sha256.len(), 64);
     assert_eq!(
-        (a.fingerprint.image_size, a.fingerprint.patch_size, a.fingerprint.width, a.fingerprint.layers, a.fingerprint.heads),
+        (
+            a.fingerprint.image_size,
+            a.fingerprint.patch_size,
+            a.fingerprint.width,
+            a.fingerprint.layers,
+            a.fingerprint.heads
+        ),
         (112, 16, 128, 4, 4)
     );
-    let frames: Vec<u8> = (0..3 * 112 * 112 * 3).map(|i| (i * 7 % 251) as u8).collect();
+    let frames: Vec<u8> = (0..3 * 112 * 112 * 3)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
     let pixels = a.vision.pixels_from_u8(&frames, [3, 112, 112, 3]).unwrap();
     let out_a = a.vision.forward(pixels.clone()).unwrap();
     let out_b = b.vision.forward(pixels).unwrap();
@@ -27,18 +35,36 @@ fn tiny_is_deterministic_with_documented_shapes() {
 
 #[test]
 fn reduced_precision_stays_close_to_f32() {
-    let frames: Vec<u8> = (0..2 * 112 * 112 * 3).map(|i| (i * 13 % 256) as u8).collect();
+    let frames: Vec<u8> = (0..2 * 112 * 112 * 3)
+        .map(|i| (i * 13 % 256) as u8)
+        .collect();
     let reference = load_model("builtin:tiny", &device()).unwrap();
-    let pixels = reference.vision.pixels_from_u8(&frames, [2, 112, 112, 3]).unwrap();
-    let (_, want) = to_vec(&reference.vision.forward(pixels.clone()).unwrap().hidden_states[4]);
+    let pixels = reference
+        .vision
+        .pixels_from_u8(&frames, [2, 112, 112, 3])
+        .unwrap();
+    let (_, want) = to_vec(
+        &reference
+            .vision
+            .forward(pixels.clone())
+            .unwrap()
+            .hidden_states[4],
+    );
     let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     for (dtype, tol) in [(DType::F16, 0.01), (DType::BF16, 0.05)] {
         let model = load_model_with("builtin:tiny", &device(), dtype).unwrap();
         assert_eq!(model.vision.compute_dtype(), dtype);
         let out = model.vision.forward(pixels.clone()).unwrap();
         let (_, got) = to_vec(&out.hidden_states[4]);
-        let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(max <= tol * scale, "{dtype:?}: max |diff| {max} vs scale {scale}");
+        let max = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            max <= tol * scale,
+            "{dtype:?}: max |diff| {max} vs scale {scale}"
+        );
     }
 }
 

@@ -18,11 +18,18 @@ fn write_edited(dir: &Path, edit: impl Fn(&str, Vec<usize>) -> Option<Vec<usize>
     for (name, view) in st.tensors() {
         if let Some(shape) = edit(&name, view.shape().to_vec()) {
             let elements: usize = shape.iter().product();
-            owned.push((name, view.dtype(), shape, view.data()[..elements * 4].to_vec()));
+            owned.push((
+                name,
+                view.dtype(),
+                shape,
+                view.data()[..elements * 4].to_vec(),
+            ));
         }
     }
-    let views: Vec<_> =
-        owned.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    let views: Vec<_> = owned
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
     safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
 }
 
@@ -34,10 +41,17 @@ fn load_dir(dir: &Path) -> ClipError {
 fn wrong_shape_names_tensor_and_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let target = "vision_model.encoder.layers.1.mlp.fc1.weight";
-    write_edited(dir.path(), |name, shape| Some(if name == target { vec![64, 32] } else { shape }));
+    write_edited(dir.path(), |name, shape| {
+        Some(if name == target { vec![64, 32] } else { shape })
+    });
     let err = load_dir(dir.path());
     match &err {
-        ClipError::ShapeMismatch { tensor, expected, actual, .. } => {
+        ClipError::ShapeMismatch {
+            tensor,
+            expected,
+            actual,
+            ..
+        } => {
             assert_eq!(tensor, target);
             assert_eq!(expected, &vec![128, 32]);
             assert_eq!(actual, &vec![64, 32]);
@@ -45,7 +59,10 @@ fn wrong_shape_names_tensor_and_shapes() {
         other => panic!("expected ShapeMismatch, got {other}"),
     }
     let message = err.to_string();
-    assert!(message.contains(target) && message.contains("[64, 32]") && message.contains("[128, 32]"), "{message}");
+    assert!(
+        message.contains(target) && message.contains("[64, 32]") && message.contains("[128, 32]"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -74,7 +91,10 @@ fn non_checkpoint_files_say_so() {
     // A valid safetensors file that is not a CLIP state dict.
     let other = dir.path().join("other.safetensors");
     let data = vec![0u8; 16];
-    let views = vec![("encoder.weight".to_string(), TensorView::new(safetensors::Dtype::F32, vec![2, 2], &data).unwrap())];
+    let views = vec![(
+        "encoder.weight".to_string(),
+        TensorView::new(safetensors::Dtype::F32, vec![2, 2], &data).unwrap(),
+    )];
     safetensors::serialize_to_file(views, None, &other).unwrap();
     let err = load_model(other.to_str().unwrap(), &device()).unwrap_err();
     assert!(matches!(err, ClipError::NotACheckpoint { .. }), "{err}");
@@ -89,7 +109,10 @@ fn non_checkpoint_files_say_so() {
 #[test]
 fn unknown_specs_are_rejected() {
     let err = load_model("builtin:vit-h14", &device()).unwrap_err();
-    assert!(matches!(err, ClipError::UnknownSpec { .. }) && err.to_string().contains("builtin:tiny"), "{err}");
+    assert!(
+        matches!(err, ClipError::UnknownSpec { .. }) && err.to_string().contains("builtin:tiny"),
+        "{err}"
+    );
     let err = load_model("/no/such/model.safetensors", &device()).unwrap_err();
     assert!(matches!(err, ClipError::UnknownSpec { .. }), "{err}");
 }

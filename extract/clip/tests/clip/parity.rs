@@ -30,10 +30,25 @@ fn check_vision(model_path: &str, expected_file: &str, frames_file: &str, prefix
     assert_eq!(out.hidden_states.len(), model.config.vision.layers + 1);
     let mut worst = 0.0f32;
     for (i, h) in out.hidden_states.iter().enumerate() {
-        worst = worst.max(assert_close(&format!("hidden_states.{i}"), h, &expected[&format!("{prefix}hidden_states.{i}")], TOL));
+        worst = worst.max(assert_close(
+            &format!("hidden_states.{i}"),
+            h,
+            &expected[&format!("{prefix}hidden_states.{i}")],
+            TOL,
+        ));
     }
-    worst = worst.max(assert_close("pooled", &out.pooled, &expected[&format!("{prefix}pooled")], TOL));
-    worst = worst.max(assert_close("image_embeds", &out.image_embeds, &expected[&format!("{prefix}image_embeds")], TOL));
+    worst = worst.max(assert_close(
+        "pooled",
+        &out.pooled,
+        &expected[&format!("{prefix}pooled")],
+        TOL,
+    ));
+    worst = worst.max(assert_close(
+        "image_embeds",
+        &out.image_embeds,
+        &expected[&format!("{prefix}image_embeds")],
+        TOL,
+    ));
     eprintln!("{model_path} {prefix}: worst |diff| {worst:e}");
 }
 
@@ -45,7 +60,13 @@ fn hf_clip_model_vision_matches_transformers() {
 #[test]
 fn hf_clip_model_text_matches_transformers() {
     let model = load_model(fixture("hf_clip").to_str().unwrap(), &device()).unwrap();
-    assert_eq!(model.source, ModelSource::Checkpoint { path: fixture("hf_clip").to_str().unwrap().into(), layout: Layout::HuggingFace });
+    assert_eq!(
+        model.source,
+        ModelSource::Checkpoint {
+            path: fixture("hf_clip").to_str().unwrap().into(),
+            layout: Layout::HuggingFace
+        }
+    );
     let expected = read_expected("hf_clip/expected.safetensors");
     let embeds = model.text().unwrap().encode_ids(&text_ids()).unwrap();
     assert_close("text_embeds", &embeds, &expected["text_embeds"], TOL);
@@ -56,12 +77,22 @@ fn hf_clip_model_text_matches_transformers() {
 fn position_table_interpolation_matches_transformers() {
     // 48x48 input on a model trained at 32x32: the 4x4 position grid is resampled bicubically to 6x6
     // (transformers' interpolate_pos_encoding=True).
-    check_vision("hf_clip", "hf_clip/expected.safetensors", "frames_48.npy", "interp.");
+    check_vision(
+        "hf_clip",
+        "hf_clip/expected.safetensors",
+        "frames_48.npy",
+        "interp.",
+    );
 }
 
 #[test]
 fn hf_vision_model_with_projection_matches_transformers() {
-    check_vision("hf_vision_proj", "hf_vision_proj/expected.safetensors", "frames.npy", "");
+    check_vision(
+        "hf_vision_proj",
+        "hf_vision_proj/expected.safetensors",
+        "frames.npy",
+        "",
+    );
     let model = load_model(fixture("hf_vision_proj").to_str().unwrap(), &device()).unwrap();
     assert!(model.text.is_none());
     assert_eq!(model.fingerprint.embed_dim, 24);
@@ -83,12 +114,21 @@ fn forward_layers_returns_the_same_states_and_stops_early() {
     let expected = read_expected("hf_clip/expected.safetensors");
     let (data, shape) = frames("frames.npy");
     let pixels = model.vision.pixels_from_u8(&data, shape).unwrap();
-    let states = model.vision.forward_layers(pixels.clone(), &[2, 0]).unwrap();
+    let states = model
+        .vision
+        .forward_layers(pixels.clone(), &[2, 0])
+        .unwrap();
     assert_eq!(states.len(), 2);
     assert_close("layer 2", &states[0], &expected["hidden_states.2"], TOL);
     assert_close("layer 0", &states[1], &expected["hidden_states.0"], TOL);
     let err = model.vision.forward_layers(pixels, &[4]).unwrap_err();
-    assert!(matches!(err, dist_clip::ClipError::LayerOutOfRange { layer: 4, max: 3 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            dist_clip::ClipError::LayerOutOfRange { layer: 4, max: 3 }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -96,8 +136,18 @@ fn fingerprint_hashes_the_weight_file() {
     use sha2::Digest;
     let model = load_model(fixture("hf_clip").to_str().unwrap(), &device()).unwrap();
     let bytes = std::fs::read(fixture("hf_clip/model.safetensors")).unwrap();
-    assert_eq!(model.fingerprint.weights_sha256, hex::encode(sha2::Sha256::digest(&bytes)));
+    assert_eq!(
+        model.fingerprint.weights_sha256,
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
     assert_eq!(model.fingerprint.image_size, 32);
     assert_eq!(model.fingerprint.patch_size, 8);
-    assert_eq!((model.fingerprint.width, model.fingerprint.layers, model.fingerprint.heads), (32, 3, 4));
+    assert_eq!(
+        (
+            model.fingerprint.width,
+            model.fingerprint.layers,
+            model.fingerprint.heads
+        ),
+        (32, 3, 4)
+    );
 }

@@ -14,15 +14,28 @@ fn ids_equal_transformers_clip_tokenizer() {
     let mut failures = Vec::new();
     for case in cases {
         let input = case["text"].as_str().unwrap();
-        let expected: Vec<i64> = case["transformers_ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let expected: Vec<i64> = case["transformers_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
         let row = tokenizer.tokenize(input, 77);
         assert_eq!(row.len(), 77);
         // Our rows are zero-padded after the final EOT; transformers' unpadded ids end at it.
         let end = row.iter().rposition(|&id| id == i64::from(EOT)).unwrap();
         assert!(row[end + 1..].iter().all(|&id| id == 0));
         if row[..=end] != expected[..] {
-            failures.push(format!("{input:?}\n  ours:         {:?}\n  transformers: {expected:?}", &row[..=end]));
+            failures.push(format!(
+                "{input:?}\n  ours:         {:?}\n  transformers: {expected:?}",
+                &row[..=end]
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -8,7 +8,9 @@ use safetensors::SafeTensors;
 
 /// `extract/clip/fixtures/<name>`.
 pub(crate) fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 pub(crate) fn device() -> Device {
@@ -22,7 +24,11 @@ pub(crate) fn read_expected(name: &str) -> HashMap<String, (Vec<usize>, Vec<f32>
     st.tensors()
         .into_iter()
         .map(|(k, v)| {
-            let data = v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let data = v
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
             (k, (v.shape().to_vec(), data))
         })
         .collect()
@@ -37,7 +43,10 @@ pub(crate) fn read_npy<T: npyz::Deserialize>(name: &str) -> (Vec<usize>, Vec<T>)
 }
 
 pub(crate) fn to_vec<const D: usize>(t: &Tensor<D>) -> (Vec<usize>, Vec<f32>) {
-    (t.dims().to_vec(), t.to_data().convert::<f32>().try_into_vec::<f32>().unwrap())
+    (
+        t.dims().to_vec(),
+        t.to_data().convert::<f32>().try_into_vec::<f32>().unwrap(),
+    )
 }
 
 /// Asserts equal shapes and max |a - b| <= tol; returns the max difference.
@@ -50,7 +59,11 @@ pub(crate) fn assert_close<const D: usize>(
 ) -> f32 {
     let (shape, data) = to_vec(actual);
     assert_eq!(shape, expected.0, "{what}: shape");
-    let max = data.iter().zip(&expected.1).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let max = data
+        .iter()
+        .zip(&expected.1)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(max <= tol, "{what}: max |diff| {max:e} > {tol:e}");
     max
 }
