@@ -23,6 +23,7 @@ mod render;
 mod rotation;
 mod sampling;
 mod split;
+mod truncation;
 
 pub use classes::ClassList;
 pub use decode::{decode_views, DecodeStats, DecodedClip, VideoReader};

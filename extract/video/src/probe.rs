@@ -16,6 +16,7 @@ use crate::error::VideoError;
 use crate::ffmpeg_io::{check_and_hash, libavcodec_version, open_input, Deadline};
 use crate::rotation::rotation_degrees;
 use crate::sampling::DecodeLimits;
+use crate::truncation;
 
 /// How frame indices map to the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,10 +152,25 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
     }
 
     let scan = scan_packets(&mut input, si, path, &deadline)?;
+    let count = scan.timestamps.len() as u64;
+    let container = input.format().name().to_string();
+    let rate = |r: ffmpeg::Rational| (r.numerator() > 0 && r.denominator() > 0).then(|| f64::from(r));
+    let fps = rate(avg_rate).or_else(|| rate(real_rate)).unwrap_or(0.0);
+    let container_duration = input.duration();
+    // A cut file: its container structure declares more bytes than there are, or the demuxer flagged the
+    // last packet as cut short. Checked before "zero frames", as a file cut inside its first frame is
+    // truncated rather than empty.
+    let shortfall = truncation::structural_shortfall(path, &container, bytes).map_err(|e| VideoError::from_io(path, e))?;
+    let shortfall = shortfall.or_else(|| {
+        scan.corrupt_at_end.then(|| "the demuxer flagged the last packet as cut short".to_string())
+    });
+    if let Some(why) = shortfall {
+        let declared = declared_frames(stream_frames, container_duration, fps);
+        return Err(VideoError::Truncated { path: p, reason: format!("{why}; {count} frames could be read{declared}") });
+    }
     if scan.timestamps.is_empty() {
         return Err(VideoError::ZeroFrames { path: p });
     }
-    let count = scan.timestamps.len() as u64;
     // The container's own count promises more frames than the file holds: the data was cut after the
     // header was written. Only MP4/MOV sample tables are exact; other headers (AVI's frame count, e.g.
     // with VP9 hidden frames) can legitimately differ, so there a shortfall counts only with demux errors.
@@ -175,9 +191,6 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
         [first, .., last] => (last - first) as f64 * tb,
         _ => 0.0,
     };
-    let rate = |r: ffmpeg::Rational| (r.numerator() > 0 && r.denominator() > 0).then(|| f64::from(r));
-    let fps = rate(avg_rate).or_else(|| rate(real_rate)).unwrap_or(0.0);
-    let container_duration = input.duration();
     let duration_s = if stream_duration > 0 {
         stream_duration as f64 * tb
     } else if container_duration > 0 {
@@ -191,7 +204,7 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
         path: p,
         bytes,
         sha256,
-        container: input.format().name().to_string(),
+        container,
         codec: codec_id.name().to_string(),
         width,
         height,
@@ -213,12 +226,26 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
     Ok(Probe { info, index })
 }
 
+/// ", the container declares N (D s at F fps)" for a truncation message, or "" when it declares nothing.
+fn declared_frames(stream_frames: i64, container_duration: i64, fps: f64) -> String {
+    let secs = (container_duration > 0).then(|| container_duration as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+    match (stream_frames > 0, secs) {
+        (true, _) => format!(", the container declares {stream_frames}"),
+        (false, Some(d)) if fps > 0.0 => format!(", the container declares {d:.2} s (about {:.0} frames at {fps:.3} fps)", d * fps),
+        (false, Some(d)) => format!(", the container declares {d:.2} s"),
+        (false, None) => String::new(),
+    }
+}
+
 /// What the demux pass saw of the video stream.
 struct PacketScan {
     /// Per packet in decode order: its pts (or `None`) and whether it is a keyframe.
     timestamps: Vec<(Option<i64>, bool)>,
     keyframes: usize,
     demux_errors: usize,
+    /// The last packets read (of any stream) carry FFmpeg's corrupt flag: the demuxer got fewer bytes than
+    /// the packet's declared size, i.e. the file ends inside it.
+    corrupt_at_end: bool,
 }
 
 impl PacketScan {
@@ -227,25 +254,36 @@ impl PacketScan {
     }
 }
 
+/// How many packets may follow the corrupt one at the end of a cut file (set from what FFmpeg 5.1's
+/// parsers flush at the end of the MPEG-PS test files).
+const TRAILING_AFTER_CORRUPT: usize = 2;
+
 fn scan_packets(
     input: &mut ffmpeg::format::context::Input,
     si: usize,
     path: &Path,
     deadline: &Deadline,
 ) -> Result<PacketScan, VideoError> {
-    let mut scan = PacketScan { timestamps: Vec::new(), keyframes: 0, demux_errors: 0 };
+    let mut scan = PacketScan { timestamps: Vec::new(), keyframes: 0, demux_errors: 0, corrupt_at_end: false };
+    // Packets since the last corrupt one; parsers may still flush a few packets from buffered data after it.
+    let mut since_corrupt: Option<usize> = None;
     let mut consecutive_errors = 0;
     loop {
         let mut packet = ffmpeg::Packet::empty();
         match packet.read(input) {
             Ok(()) => {
                 consecutive_errors = 0;
+                since_corrupt = if packet.is_corrupt() { Some(0) } else { since_corrupt.map(|n| n + 1) };
+                tracing::trace!(stream = packet.stream(), corrupt = packet.is_corrupt(), pts = ?packet.pts(), "scan");
                 if packet.stream() == si {
                     scan.keyframes += usize::from(packet.is_key());
                     scan.timestamps.push((packet.pts(), packet.is_key()));
                 }
             }
-            Err(ffmpeg::Error::Eof) => break,
+            Err(ffmpeg::Error::Eof) => {
+                scan.corrupt_at_end = since_corrupt.is_some_and(|n| n <= TRAILING_AFTER_CORRUPT);
+                break;
+            }
             Err(ffmpeg::Error::Exit) => return Err(deadline.error(path)),
             // The demuxer can resync after damaged data; give up after a long run of failures, which a
             // truncated or garbage file produces.

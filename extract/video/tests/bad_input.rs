@@ -52,22 +52,100 @@ fn random_bytes_named_mp4() {
     expect_kind(open_video(&p, &DecodeLimits::default()), "not_a_video", &p);
 }
 
+/// Writes the first `num/den` of `full` to `dir/cut_<name>`.
+fn cut(dir: &Path, full: &Path, num: usize, den: usize) -> std::path::PathBuf {
+    let data = std::fs::read(full).unwrap();
+    let p = dir.join(format!("cut{num}of{den}_{}", full.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&p, &data[..data.len() * num / den]).unwrap();
+    p
+}
+
 #[test]
-fn truncated_files() {
+fn truncated_mp4_and_mov() {
     let dir = tempfile::tempdir().unwrap();
     // An MP4 whose index (moov) sits at the end: cut before it, as an interrupted recording.
     let full = make_bits_clip(dir.path(), "full.mp4", 100, None, &["-c:v", "libx264", "-g", "25"]);
-    let data = std::fs::read(&full).unwrap();
-    let cut = dir.path().join("cut_no_index.mp4");
-    std::fs::write(&cut, &data[..data.len() / 2]).unwrap();
-    let err = expect_kind(open_video(&cut, &DecodeLimits::default()), "truncated", &cut);
+    let cut_file = cut(dir.path(), &full, 1, 2);
+    let err = expect_kind(open_video(&cut_file, &DecodeLimits::default()), "truncated", &cut_file);
     assert!(err.to_string().contains("moov"), "{err}");
-    // An MP4 with its index first (faststart): the index promises frames the file no longer holds.
-    let fast = make_bits_clip(dir.path(), "fast.mp4", 100, None, &["-c:v", "libx264", "-g", "25", "-movflags", "+faststart"]);
-    let data = std::fs::read(&fast).unwrap();
-    let cut = dir.path().join("cut_faststart.mp4");
-    std::fs::write(&cut, &data[..data.len() * 6 / 10]).unwrap();
-    expect_kind(open_video(&cut, &DecodeLimits::default()), "truncated", &cut);
+    // Index first (faststart): the sample table promises frames the file no longer holds.
+    for name in ["fast.mp4", "fast.mov"] {
+        let fast = make_bits_clip(dir.path(), name, 100, None, &["-c:v", "libx264", "-g", "25", "-movflags", "+faststart"]);
+        assert_eq!(open_video(&fast, &DecodeLimits::default()).unwrap().frame_count, 100);
+        for (num, den) in [(6, 10), (99, 100)] {
+            let cut_file = cut(dir.path(), &fast, num, den);
+            let err = expect_kind(open_video(&cut_file, &DecodeLimits::default()), "truncated", &cut_file);
+            assert!(err.to_string().contains("mdat") && err.to_string().contains("100"), "{err}");
+        }
+    }
+}
+
+/// Containers whose demuxer reads a cut file to the cut and reports a plain end of file: each cut must
+/// still be a `truncated` error naming the frames read, while the uncut file opens with all its frames.
+#[test]
+fn truncated_matroska_webm_avi_ogg_mpeg_ps_flv_wmv() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_audio = ["-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-shortest"];
+    let cases: [(&str, &[&str]); 8] = [
+        ("wmv2.wmv", &["-c:v", "wmv2"]),
+        ("h264.mkv", &["-c:v", "libx264", "-g", "25"]),
+        ("vp8.webm", &["-c:v", "libvpx", "-g", "25", "-b:v", "1M"]),
+        ("mjpeg.avi", &["-c:v", "mjpeg", "-q:v", "3"]),
+        ("mpeg4.avi", &["-c:v", "mpeg4", "-g", "25"]),
+        ("theora.ogg", &["-c:v", "libtheora", "-q:v", "8", "-g", "25"]),
+        ("mpeg2.mpg", &["-c:v", "mpeg2video", "-g", "12", "-q:v", "3", "-f", "mpeg"]),
+        ("h264.flv", &["-c:v", "libx264", "-g", "25"]),
+    ];
+    for (name, encode) in cases {
+        for audio in [false, true] {
+            let mut args: Vec<&str> = if audio { with_audio.to_vec() } else { Vec::new() };
+            args.extend_from_slice(encode);
+            let name = if audio { format!("av_{name}") } else { name.to_string() };
+            let full = make_bits_clip(dir.path(), &name, 100, None, &args);
+            let info = open_video(&full, &DecodeLimits::default()).unwrap_or_else(|e| panic!("uncut {name}: {e}"));
+            assert_eq!(info.frame_count, 100, "{name}");
+            for (num, den) in [(1, 2), (9, 10)] {
+                let cut_file = cut(dir.path(), &full, num, den);
+                let result = open_video(&cut_file, &DecodeLimits::default());
+                assert!(result.is_err(), "{}: not detected: {result:?}", cut_file.display());
+                let err = expect_kind(result, "truncated", &cut_file);
+                assert!(err.to_string().contains("frames could be read"), "{err}");
+            }
+        }
+    }
+}
+
+/// An AVI written to a pipe never gets its sizes filled in; cut inside a frame, the demuxer's corrupt flag on
+/// the partial last packet tells.
+#[test]
+fn streamed_avi_cut_inside_a_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("streamed.avi");
+    let src = bits_source(100, "25");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", &src, "-c:v", "mjpeg", "-f", "avi", "pipe:1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout[4..8] == [0xff; 4], "a streamed AVI has no RIFF size");
+    std::fs::write(&full, &out.stdout).unwrap();
+    assert_eq!(open_video(&full, &DecodeLimits::default()).unwrap().frame_count, 100);
+    let cut_file = cut(dir.path(), &full, 1, 2);
+    let err = expect_kind(open_video(&cut_file, &DecodeLimits::default()), "truncated", &cut_file);
+    assert!(err.to_string().contains("cut short"), "{err}");
+}
+
+/// An Ogg file cut exactly at a page boundary holds only whole pages; the missing end-of-stream page
+/// still gives it away.
+#[test]
+fn ogg_cut_at_a_page_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = make_bits_clip(dir.path(), "t.ogg", 100, None, &["-c:v", "libtheora", "-q:v", "8", "-g", "25"]);
+    let data = std::fs::read(&full).unwrap();
+    let page_at = (1..data.len() / 2).rev().find(|&i| data[i..].starts_with(b"OggS")).expect("a page in the first half");
+    let p = dir.path().join("page_cut.ogg");
+    std::fs::write(&p, &data[..page_at]).unwrap();
+    let err = expect_kind(open_video(&p, &DecodeLimits::default()), "truncated", &p);
+    assert!(err.to_string().contains("end-of-stream"), "{err}");
 }
 
 #[test]
