@@ -7,11 +7,13 @@ pub mod eval;
 pub mod fit;
 pub mod metrics;
 pub mod mix;
+pub mod network;
 pub mod plot;
 pub mod schedule;
 
 pub use config::{HeadKind, TrainConfig, TrainSettings};
 pub use fit::{fit, load_run, ResolvedConfig, RunInfo};
+pub use network::Network;
 
 /// A progress bar on a terminal; hidden otherwise (the trainer then logs through `tracing`).
 pub fn progress_bar(total: u64, position: u64) -> indicatif::ProgressBar {

@@ -109,13 +109,18 @@ fn make_store(dir: &Path) -> Store {
 }
 
 fn config(dir: &Path, epochs: usize) -> std::path::PathBuf {
+    config_with(dir, epochs, "")
+}
+
+/// The test config with extra `[train]` lines.
+fn config_with(dir: &Path, epochs: usize, train_extra: &str) -> std::path::PathBuf {
     let path = dir.join("cfg.toml");
     std::fs::write(
         &path,
         format!(
             "[model]\nintegration_dim = 64\ntemporal_dim = 16\npooling_layers = 1\n\
              [train]\nepochs = {epochs}\nbatch_size = 4\nbase_lr = 0.5\nwarmup_epochs = 1\nlogit_scale = 10.0\n\
-             mixup_alpha = 0.8\ncutmix_alpha = 1.0\nmix_prob = 0.5\neval_every = 2\nseed = 3\n"
+             mixup_alpha = 0.8\ncutmix_alpha = 1.0\nmix_prob = 0.5\neval_every = 2\nseed = 3\n{train_extra}"
         ),
     )
     .unwrap();
@@ -230,4 +235,43 @@ fn eval_writes_predictions_and_refuses_missing_layers() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("layers"), "{err}");
+}
+
+#[test]
+fn linear_head_learns_saves_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = make_store(tmp.path());
+    let cfg = config_with(tmp.path(), 8, "head = \"linear\"\n");
+    let run = tmp.path().join("run");
+    let out = fit(store.root(), &cfg, &run, &[]);
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    let top1 = info["final_top1"].as_f64().unwrap();
+    assert!(top1 >= 0.75, "linear head: validation top-1 {top1} (chance 0.25): {out}");
+
+    // The classifier is saved beside the official DiST keys, in the final weights and checkpoints.
+    for file in [run.join("model.safetensors"), run.join("checkpoints/epoch-0008/model.safetensors")] {
+        let bytes = std::fs::read(&file).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.tensor("classifier.weight").unwrap().shape(), [CLASSES, 8], "{}", file.display());
+        assert_eq!(st.tensor("classifier.bias").unwrap().shape(), [CLASSES], "{}", file.display());
+    }
+
+    // eval scores with the classifier and agrees with fit's last validation.
+    let eval = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["eval", "--store", &store.root().to_string_lossy(), "--run", &run.to_string_lossy(), "--split", "val"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = eval(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("eval-val/metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["top1"].as_f64().unwrap(), top1, "eval and fit's validation disagree");
+
+    // No text side: zero-shot is refused, saying why.
+    let out = eval(&["--labels", "train"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("linear head") && err.contains("zero-shot"), "{err}");
 }

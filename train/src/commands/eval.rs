@@ -6,14 +6,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use arrow::array::{ArrayRef, Float64Array, ListArray, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use clap::Args;
 use parquet::arrow::ArrowWriter;
 
-use crate::model::ContrastiveHead;
 use crate::trainer::data::{videos_of_split, VideoClips};
 use crate::trainer::eval::{evaluate, Evaluation};
-use crate::trainer::fit::open_store;
+use crate::trainer::fit::{open_store, text_head};
+use crate::trainer::HeadKind;
 use crate::trainer::{load_run, plot};
 
 /// Evaluate a trained run on a split with multi-view testing (probabilities summed over the stored
@@ -47,6 +47,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let (model, cfg, info) = load_run(&args.run, &device)?;
     let store = open_store(&args.store, &cfg.model)?;
     let reader = store.reader()?;
+    if let (Some(labels), HeadKind::Linear) = (&args.labels, cfg.train.head) {
+        anyhow::bail!(
+            "--labels {labels:?}: run {} has a linear head (head = \"linear\"), which has no text side: \
+             zero-shot recognition needs a contrastive-head run",
+            args.run.display()
+        );
+    }
     let label_set = args.labels.clone().unwrap_or_else(|| info.label_set.clone());
     let set = store.label_set(&label_set)?;
     let mut videos = videos_of_split(&reader, &args.split);
@@ -63,10 +70,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             .collect();
         anyhow::ensure!(!videos.is_empty(), "no {} video's class appears in label set {label_set:?}", args.split);
     }
-    let text = Tensor::from_data(TensorData::new(set.embeddings.clone(), [set.classes.len(), set.dim]), &device);
-    let head = ContrastiveHead::new(text, cfg.train.logit_scale);
+    let (text, classes) = match cfg.train.head {
+        HeadKind::Linear => (None, info.classes.clone()),
+        HeadKind::Contrastive => (Some(text_head(&set, cfg.model.embed_dim, cfg.train.logit_scale, &device)?), set.classes.clone()),
+    };
     let layers = cfg.model.selected_layers()?;
-    let ev = evaluate(&model, &|v| head.logits(v), &reader, &videos, &layers, cfg.model.has_temporal(), args.batch_size, &device)?;
+    let ev = evaluate(&model.dist, &|v| model.logits(v, text.as_ref()), &reader, &videos, &layers, cfg.model.has_temporal(), args.batch_size, &device)?;
 
     let name = match &args.labels {
         Some(l) => format!("eval-{}-{l}", args.split),
@@ -74,7 +83,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     };
     let out = args.run.join(name);
     std::fs::create_dir_all(&out)?;
-    write_outputs(&out, &ev, &set.classes)?;
+    write_outputs(&out, &ev, &classes)?;
     println!(
         "{} {} videos ({} views each): top-1 {:.2}%, top-5 {:.2}%; results in {}",
         args.split,

@@ -9,7 +9,7 @@ use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::MetricRow;
-use crate::model::DistModel;
+use super::network::Network;
 use crate::tensor_io::StoredDtype;
 
 /// Where training stands.
@@ -30,7 +30,7 @@ fn latest_file(run: &Path) -> PathBuf {
 
 /// Writes a checkpoint after `state.epochs_done` epochs, then points `latest` at it and removes
 /// older ones.
-pub fn save(run: &Path, model: &DistModel, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()> {
+pub fn save(run: &Path, model: &Network, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()> {
     let dir_name = format!("epoch-{:04}", state.epochs_done);
     let root = run.join("checkpoints");
     let dir = root.join(&dir_name);
@@ -61,7 +61,7 @@ pub fn latest(run: &Path) -> anyhow::Result<Option<PathBuf>> {
 }
 
 /// Restores model weights (with their original parameter ids), optimizer state and progress.
-pub fn load(dir: &Path, model: DistModel, optim: ModuleOptimizer) -> anyhow::Result<(DistModel, ModuleOptimizer, TrainState)> {
+pub fn load(dir: &Path, model: Network, optim: ModuleOptimizer) -> anyhow::Result<(Network, ModuleOptimizer, TrainState)> {
     let state: TrainState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)?;
     let model = model.load_safetensors(&dir.join("model.safetensors"))?;
     let mut ids = SetIds { ids: state.param_ids.clone(), next: 0 };

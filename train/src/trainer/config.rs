@@ -15,6 +15,9 @@ pub enum HeadKind {
     /// Cosine similarity with the frozen text embeddings of the class names, times `logit_scale`.
     #[default]
     Contrastive,
+    /// A trainable linear classifier `[K, E]` (+ bias) on the video embedding; no text side, so no
+    /// zero-shot.
+    Linear,
 }
 
 /// The training recipe (paper Appendix B / spec §11 defaults).
@@ -42,9 +45,10 @@ pub struct TrainSettings {
     /// Probability of CutMix rather than Mixup when both are enabled.
     pub switch_prob: f64,
     pub head: HeadKind,
-    /// Multiplier of the cosine similarities (CLIP's exp(logit_scale), 100 for OpenAI CLIP).
+    /// Multiplier of the cosine similarities (contrastive head) (CLIP's exp(logit_scale), 100 for OpenAI CLIP).
     pub logit_scale: f64,
-    /// Label set of the store whose text embeddings are the class targets.
+    /// Label set of the store naming the classes; its text embeddings are the class targets of the
+    /// contrastive head (the linear head uses only the names).
     pub label_set: String,
     /// Split used for validation during training (skipped when the store has none).
     pub val_split: String,

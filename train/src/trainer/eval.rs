@@ -70,7 +70,7 @@ impl Evaluation {
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &DistModel,
-    logits: &dyn Fn(Tensor<2>) -> Tensor<2>,
+    logits: &dyn Fn(Tensor<2>) -> anyhow::Result<Tensor<2>>,
     reader: &Reader,
     videos: &[VideoClips],
     layers: &[usize],
@@ -85,7 +85,7 @@ pub fn evaluate(
     for batch in Batches::new(reader, &order, layers, frames, batch_size, 2, 4 * batch_size, device) {
         let batch = batch?;
         let video = model.forward(&batch.taps, batch.frames)?;
-        let probs = softmax(logits(video), 1);
+        let probs = softmax(logits(video)?, 1);
         let [b, k] = probs.dims();
         classes = k;
         let probs: Vec<f32> = probs.into_data().convert::<f32>().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -7,19 +7,20 @@ use anyhow::Context;
 use burn::module::{Module, ParamGroup};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, ElementConversion, Tensor, TensorData};
-use dist_store::{Expect, Store};
+use dist_store::{Expect, LabelSet, Store};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, TrainState};
-use super::config::TrainConfig;
+use super::config::{HeadKind, TrainConfig, TrainSettings};
 use super::data::{epoch_order, mix_seed, videos_of_split, Batches};
 use super::eval::evaluate;
 use super::metrics::{write_metrics, MetricRow};
 use super::mix;
+use super::network::Network;
 use super::schedule::learning_rate;
-use crate::model::{mixup_targets, soft_target_cross_entropy, ContrastiveHead, DistConfig, DistModel};
+use crate::model::{mixup_targets, soft_target_cross_entropy, ContrastiveHead, DistConfig};
 use crate::tensor_io::StoredDtype;
 
 /// What a finished run records beside its weights (`RUN/run.json`).
@@ -49,15 +50,26 @@ pub fn open_store(path: &Path, model: &DistConfig) -> anyhow::Result<Store> {
     Ok(Store::open_expecting(path, &Expect::new().layers(&layers))?)
 }
 
-fn text_tensor(store: &Store, name: &str, embed_dim: usize, device: &Device) -> anyhow::Result<(Tensor<2>, Vec<String>)> {
+/// The class names of the configured label set and, for the contrastive head, its text targets.
+fn class_targets(store: &Store, s: &TrainSettings, embed_dim: usize, device: &Device) -> anyhow::Result<(Option<ContrastiveHead>, Vec<String>)> {
+    let name = &s.label_set;
     let set = store.label_set(name)?;
+    if s.head == HeadKind::Linear {
+        return Ok((None, set.classes));
+    }
+    Ok((Some(text_head(&set, embed_dim, s.logit_scale, device)?), set.classes))
+}
+
+/// `scale · cos(video, text)` against a label set's embeddings.
+pub fn text_head(set: &LabelSet, embed_dim: usize, scale: f64, device: &Device) -> anyhow::Result<ContrastiveHead> {
     anyhow::ensure!(
         set.dim == embed_dim,
-        "label set {name:?} has {}-d embeddings, the model projects to {embed_dim}",
+        "label set {:?} has {}-d embeddings, the model projects to {embed_dim}",
+        set.name,
         set.dim
     );
     let k = set.classes.len();
-    Ok((Tensor::from_data(TensorData::new(set.embeddings, [k, embed_dim]), device), set.classes))
+    Ok(ContrastiveHead::new(Tensor::from_data(TensorData::new(set.embeddings.clone(), [k, embed_dim]), device), scale))
 }
 
 /// Trains a model on `store` into `run`; with `resume`, continues from the newest checkpoint.
@@ -80,18 +92,15 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     device.seed(s.seed);
-    let mut model = model_cfg.init(&device)?;
-    let (decay, no_decay) = model.weight_decay_groups();
-    let _ = decay;
-    let adam = |wd: f64| AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(wd as f32);
-    let mut optim = adam(s.weight_decay).init().with_group(ParamGroup::from_ids(no_decay), adam(0.0).build(), None);
-    let (text, classes) = text_tensor(&store, &s.label_set, model_cfg.embed_dim, &device)?;
-    let (text_plain, _) = text_tensor(&store, &s.label_set, model_cfg.embed_dim, &plain)?;
-    let head = ContrastiveHead::new(text, s.logit_scale);
-    let head_plain = ContrastiveHead::new(text_plain, s.logit_scale);
+    let (text, classes) = class_targets(&store, s, model_cfg.embed_dim, &device)?;
+    let (text_plain, _) = class_targets(&store, s, model_cfg.embed_dim, &plain)?;
     if let Some(bad) = train.iter().chain(&val).find(|v| v.label >= classes.len()) {
         anyhow::bail!("video {} has label {} but label set {:?} has {} classes", bad.video_id, bad.label, s.label_set, classes.len());
     }
+    let mut model = Network::init(&model_cfg, s.head, classes.len(), &device)?;
+    let adam = |wd: f64| AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(wd as f32);
+    let mut optim =
+        adam(s.weight_decay).init().with_group(ParamGroup::from_ids(model.no_weight_decay_ids()), adam(0.0).build(), None);
 
     let mut state = TrainState {
         epochs_done: 0,
@@ -124,7 +133,7 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
             let m = mix::draw(&mut rng, s, side);
             mix::apply(&mut batch, m, store.meta().encoder.patch_size, frames_used, &device);
             let targets = mixup_targets(&batch.labels, classes.len(), m.lambda(), s.label_smoothing, &device);
-            let logits = head.logits(model.forward(&batch.taps, batch.frames)?);
+            let logits = model.logits(model.dist.forward(&batch.taps, batch.frames)?, text.as_ref())?;
             let loss = soft_target_cross_entropy(logits, targets);
             let loss_value: f64 = loss.clone().into_scalar::<f32>().elem();
             anyhow::ensure!(loss_value.is_finite(), "loss is {loss_value} at step {step}");
@@ -148,7 +157,7 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
         let last = epoch + 1 == s.epochs;
         if !val.is_empty() && (last || (s.eval_every > 0 && (epoch + 1) % s.eval_every == 0)) {
             let valid = model.valid();
-            let ev = evaluate(&valid, &|v| head_plain.logits(v), &reader, &val, &layers, frames_used, s.batch_size, &plain)?;
+            let ev = evaluate(&valid.dist, &|v| valid.logits(v, text_plain.as_ref()), &reader, &val, &layers, frames_used, s.batch_size, &plain)?;
             tracing::info!(epoch = epoch + 1, top1 = ev.top1(), top5 = ev.top5(), "validation on {} videos", ev.videos.len());
             state.metrics.push(MetricRow {
                 step: state.step,
@@ -190,9 +199,9 @@ fn model_cfg_side(store: &Store) -> usize {
 }
 
 /// Loads a finished run's model (on a plain device) for evaluation.
-pub fn load_run(run: &Path, device: &Device) -> anyhow::Result<(DistModel, ResolvedConfig, RunInfo)> {
+pub fn load_run(run: &Path, device: &Device) -> anyhow::Result<(Network, ResolvedConfig, RunInfo)> {
     let cfg: ResolvedConfig = toml::from_str(&std::fs::read_to_string(run.join("config.toml")).with_context(|| format!("{}: not a run", run.display()))?)?;
-    let info: RunInfo = serde_json::from_slice(&std::fs::read(run.join("run.json"))?)?;
-    let model = cfg.model.init(device)?.load_safetensors(&run.join("model.safetensors"))?;
+    let info: RunInfo = serde_json::from_slice(&std::fs::read(run.join("run.json")).with_context(|| format!("{}: not a finished run", run.display()))?)?;
+    let model = Network::init(&cfg.model, cfg.train.head, info.classes.len(), device)?.load_safetensors(&run.join("model.safetensors"))?;
     Ok((model, cfg, info))
 }
