@@ -202,9 +202,7 @@ fn learns_reproduces_and_resumes() {
     child.wait().unwrap();
     assert!(c.join("checkpoints/latest").exists() && !c.join("run.json").exists(), "the kill did not land mid-run");
     fit(store.root(), &cfg, &c, &["--resume"]);
-    // Not bit-exact yet: the first update after reloading the optimiser state differs in the last
-    // float bits (~5e-7 relative on the loss); see docs/train.md.
-    assert_same_metrics(&a, &c, "resumed run", 1e-4);
+    assert_same_metrics(&a, &c, "resumed run", 0.0);
 }
 
 #[test]

@@ -60,15 +60,20 @@ pub fn latest(run: &Path) -> anyhow::Result<Option<PathBuf>> {
     }
 }
 
-/// Restores model weights (with their original parameter ids), optimizer state and progress.
-pub fn load(dir: &Path, model: Network, optim: ModuleOptimizer) -> anyhow::Result<(Network, ModuleOptimizer, TrainState)> {
+/// Restores model weights with their original parameter ids, and the progress.
+pub fn load_model(dir: &Path, model: Network) -> anyhow::Result<(Network, TrainState)> {
     let state: TrainState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)?;
     let model = model.load_safetensors(&dir.join("model.safetensors"))?;
     let mut ids = SetIds { ids: state.param_ids.clone(), next: 0 };
     let model = model.map(&mut ids);
     anyhow::ensure!(ids.next == state.param_ids.len(), "checkpoint has {} parameters, the model {}", state.param_ids.len(), ids.next);
-    let optim = optim.load(dir.join("optim.bpk")).map_err(|e| anyhow::anyhow!("loading optimizer state: {e:?}"))?;
-    Ok((model, optim, state))
+    Ok((model, state))
+}
+
+/// Restores the optimiser state (moments, step counts). `optim` must already hold the parameter
+/// groups of the model returned by [`load_model`]: the state is routed to groups by parameter id.
+pub fn load_optimizer(dir: &Path, optim: ModuleOptimizer) -> anyhow::Result<ModuleOptimizer> {
+    optim.load(dir.join("optim.bpk")).map_err(|e| anyhow::anyhow!("loading optimizer state: {e:?}"))
 }
 
 /// Gives the i-th parameter (module order) the i-th saved id.

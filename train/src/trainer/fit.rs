@@ -98,22 +98,24 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
         anyhow::bail!("video {} has label {} but label set {:?} has {} classes", bad.video_id, bad.label, s.label_set, classes.len());
     }
     let mut model = Network::init(&model_cfg, s.head, classes.len(), &device)?;
-    let adam = |wd: f64| AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(wd as f32);
-    let mut optim =
-        adam(s.weight_decay).init().with_group(ParamGroup::from_ids(model.no_weight_decay_ids()), adam(0.0).build(), None);
-
     let mut state = TrainState {
         epochs_done: 0,
         step: 0,
         metrics: Vec::new(),
         param_ids: model.named_params().iter().map(|p| p.id.val()).collect(),
     };
-    if resume {
-        if let Some(dir) = checkpoint::latest(run)? {
-            let (m, o, st) = checkpoint::load(&dir, model, optim)?;
-            (model, optim, state) = (m, o, st);
-            tracing::info!(epochs_done = state.epochs_done, step = state.step, "resumed from {}", dir.display());
-        }
+    let resume_from = if resume { checkpoint::latest(run)? } else { None };
+    if let Some(dir) = &resume_from {
+        (model, state) = checkpoint::load_model(dir, model)?;
+    }
+    // Built after the resume restored the saved parameter ids: the no-decay group lists ids, and
+    // the reloaded optimiser state routes each parameter to its group by id.
+    let adam = |wd: f64| AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(wd as f32);
+    let mut optim =
+        adam(s.weight_decay).init().with_group(ParamGroup::from_ids(model.no_weight_decay_ids()), adam(0.0).build(), None);
+    if let Some(dir) = &resume_from {
+        optim = checkpoint::load_optimizer(dir, optim)?;
+        tracing::info!(epochs_done = state.epochs_done, step = state.step, "resumed from {}", dir.display());
     }
 
     let steps_per_epoch = train.len().div_ceil(s.batch_size);
