@@ -11,12 +11,13 @@
 use std::sync::Arc;
 
 use zarrs::array::codec::{ShardingCodecOptions, SubchunkWriteOrder, ZstdCodec};
+use serde_json::Value;
 use zarrs::array::CodecSpecificOptions;
-use zarrs::array::{data_type, Array, ArrayBuilder, DataType};
+use zarrs::array::{data_type, Array, ArrayBuilder, ArrayMetadata, ArrayMetadataOptions, DataType};
 use zarrs::filesystem::FilesystemStore;
 
 use crate::element::ElementType;
-use crate::error::{zarr_err, Result};
+use crate::error::{zarr_err, Result, StoreError};
 use crate::meta::StoreMeta;
 
 pub(crate) type ZArray = Array<FilesystemStore>;
@@ -74,29 +75,55 @@ fn geometries(meta: &StoreMeta) -> Vec<Geometry> {
     out
 }
 
-/// Creates (writes the metadata of) every array of a new store.
-pub(crate) fn create_arrays(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<()> {
-    for g in geometries(meta) {
-        let fill: zarrs::array::FillValue = match g.name {
-            FRAMES => 0u8.into(),
-            SPATIAL_SCALE => 0f32.into(),
-            _ => match meta.element_type {
-                ElementType::F32 => 0f32.into(),
-                ElementType::F16 => half::f16::ZERO.into(),
-                ElementType::Bf16 => half::bf16::ZERO.into(),
-                ElementType::Int8 => 0i8.into(),
-            },
-        };
-        let array = ArrayBuilder::new(g.shape, g.shard, g.data_type, fill)
-            .subchunk_shape(g.inner)
-            .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(meta.zstd_level, false))])
-            .dimension_names(Some(g.dims))
-            .build(store.clone(), g.name)
-            .map_err(zarr_err(format!("create {}", g.name)))?;
-        array.store_metadata().map_err(zarr_err(format!("write metadata of {}", g.name)))?;
-    }
-    Ok(())
+/// Builds (without writing anything) every array of a store with metadata `meta`.
+fn build_arrays(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<Vec<(&'static str, ZArray)>> {
+    geometries(meta)
+        .into_iter()
+        .map(|g| {
+            let fill: zarrs::array::FillValue = match g.name {
+                FRAMES => 0u8.into(),
+                SPATIAL_SCALE => 0f32.into(),
+                _ => match meta.element_type {
+                    ElementType::F32 => 0f32.into(),
+                    ElementType::F16 => half::f16::ZERO.into(),
+                    ElementType::Bf16 => half::bf16::ZERO.into(),
+                    ElementType::Int8 => 0i8.into(),
+                },
+            };
+            let array = ArrayBuilder::new(g.shape, g.shard, g.data_type, fill)
+                .subchunk_shape(g.inner)
+                .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(meta.zstd_level, false))])
+                .dimension_names(Some(g.dims))
+                .build(store.clone(), g.name)
+                .map_err(zarr_err(format!("create {}", g.name)))?;
+            Ok((g.name, array))
+        })
+        .collect()
 }
+
+/// The v3 metadata document (`zarr.json`) of an array, as zarrs would store it.
+fn metadata_json(array: &ZArray) -> Value {
+    match array.metadata_opt(&ArrayMetadataOptions::default()) {
+        ArrayMetadata::V3(m) => serde_json::to_value(m).expect("array metadata serialises"),
+        ArrayMetadata::V2(_) => unreachable!("arrays are built as Zarr v3"),
+    }
+}
+
+/// The `zarr.json` of every array of a new store: (path relative to the store root, contents).
+/// A pure function of `meta`, so concurrent or repeated creators write the same bytes.
+pub(crate) fn array_metadata_files(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<Vec<(String, Vec<u8>)>> {
+    Ok(build_arrays(store, meta)?
+        .iter()
+        .map(|(name, array)| {
+            let json = serde_json::to_vec_pretty(&metadata_json(array)).expect("array metadata serialises");
+            (format!("{}/zarr.json", name.trim_start_matches('/')), json)
+        })
+        .collect())
+}
+
+/// The fields of an array's metadata that fix how its bytes are laid out: a stored array must have
+/// the ones its store's metadata implies, or reads would silently mix clips up.
+const STRUCTURAL: [&str; 4] = ["shape", "data_type", "chunk_grid", "fill_value"];
 
 /// The opened arrays of a store.
 pub(crate) struct Arrays {
@@ -111,10 +138,23 @@ impl Arrays {
         // parallel encoder) would make the same data produce different shard bytes from run to run.
         let ordered = CodecSpecificOptions::default()
             .with_option(ShardingCodecOptions::default().with_subchunk_write_order(SubchunkWriteOrder::C));
-        let open = |name: &str| {
-            Array::open(store.clone(), name)
-                .map(|a| a.with_codec_specific_options(&ordered))
-                .map_err(zarr_err(format!("open {name}")))
+        let expected: Vec<(&str, Value)> =
+            build_arrays(store, meta)?.iter().map(|(name, a)| (*name, metadata_json(a))).collect();
+        let open = |name: &str| -> Result<ZArray> {
+            let array = Array::open(store.clone(), name).map_err(zarr_err(format!("open {name}")))?;
+            let want = &expected.iter().find(|(n, _)| *n == name).expect("every array has a geometry").1;
+            let found = metadata_json(&array);
+            for field in STRUCTURAL {
+                if found.get(field) != want.get(field) {
+                    return Err(StoreError::Invalid(format!(
+                        "array {name}: {field} is {}, but the store metadata implies {} (the store is damaged \
+                         or was created by two different creators at once)",
+                        found.get(field).unwrap_or(&Value::Null),
+                        want.get(field).unwrap_or(&Value::Null)
+                    )));
+                }
+            }
+            Ok(array.with_codec_specific_options(&ordered))
         };
         Ok(Self {
             spatial: open(SPATIAL)?,

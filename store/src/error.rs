@@ -31,6 +31,17 @@ pub enum StoreError {
         expected: String,
         found: String,
     },
+    /// Another process has been creating the store for too long and is still running.
+    #[error(
+        "{path}: another process ({holder}) has been creating this store for {waited_s} s without finishing \
+         and is still running; stop it if it hangs, or remove {lock} if that pid is not a store creator"
+    )]
+    CreationStalled {
+        path: PathBuf,
+        holder: String,
+        lock: PathBuf,
+        waited_s: u64,
+    },
     /// A Zarr operation failed.
     #[error("zarr {what}: {message}")]
     Zarr { what: String, message: String },

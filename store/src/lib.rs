@@ -7,6 +7,7 @@
 //! on; [`Store::open_expecting`] checks them. See `docs/store-format.md`.
 
 mod arrays;
+mod create;
 mod element;
 mod error;
 mod fsutil;
@@ -18,6 +19,7 @@ mod tensor;
 mod text;
 mod writer;
 
+pub use create::PATIENCE as CREATE_PATIENCE;
 pub use element::{dequantize_int8, quantize_int8, ElementType, Encoded};
 pub use error::{Result, StoreError};
 pub use meta::{EncoderFingerprint, Expect, Preprocessing, Sampling, StoreMeta, FORMAT_VERSION};

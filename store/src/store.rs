@@ -3,7 +3,7 @@
 //! Layout of a store directory:
 //! ```text
 //! STORE/
-//!   zarr.json                 group; attributes {"dist": StoreMeta}
+//!   zarr.json                 group; attributes {"dist": StoreMeta}; written last at creation
 //!   spatial/ frames/ [spatial_scale/]   sharded Zarr arrays (see arrays.rs)
 //!   text/zarr.json            group of label sets; text/<name>/ is a [classes, D] f32 array
 //!   videos.parquet/shard-NNNNNNNN.parquet   one part per committed shard (the commit marker)
@@ -13,13 +13,14 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use zarrs::filesystem::FilesystemStore;
-use zarrs::group::{Group, GroupBuilder};
+use zarrs::group::Group;
 
-use crate::arrays::{create_arrays, Arrays};
+use crate::arrays::Arrays;
+use crate::create::ensure_created;
 use crate::error::{io_err, zarr_err, Result, StoreError};
-use crate::fsutil::sync_dir;
 use crate::meta::{Expect, StoreMeta, FORMAT_VERSION};
 use crate::tables::{
     clips_from_batch, part_name, part_shard, read_part, table_dir, videos_from_batch, ClipRecord, VideoRecord,
@@ -48,64 +49,24 @@ fn fs_store(path: &Path) -> Result<Arc<FilesystemStore>> {
 impl Store {
     /// Creates a store at `path`, or opens it when it already exists with the same metadata.
     ///
-    /// Creation is atomic: everything is written into a temporary sibling directory that is then
-    /// renamed into place, so concurrent creators (e.g. the shards of a Slurm array) all end up with
-    /// the same store and a killed creator leaves nothing behind at `path`.
+    /// Creation happens inside `path` and writes nothing outside it. It is safe against a kill at any
+    /// moment and against many processes creating the same store at once (the shards of a Slurm
+    /// array): they all end up with the same store, and one with different metadata is refused,
+    /// naming the field. A store is complete exactly when its root `zarr.json` exists; see
+    /// `create.rs` for the lock protocol. Waits up to [`crate::CREATE_PATIENCE`] for a stalled
+    /// creator; [`Store::create_waiting`] sets that bound.
     pub fn create(path: impl AsRef<Path>, meta: StoreMeta) -> Result<Self> {
-        let path = path.as_ref();
-        meta.validate()?;
-        if path.join("zarr.json").exists() {
-            return Self::open_matching(path, &meta);
-        }
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        let name = path.file_name().ok_or_else(|| StoreError::Invalid(format!("{}: not a directory name", path.display())))?;
-        let tmp = parent.join(format!(".{}.creating-{}", name.to_string_lossy(), std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        let built = Self::write_skeleton(&tmp, &meta);
-        if let Err(e) = built {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        // An empty directory left by the user (e.g. `mkdir STORE`) is replaced.
-        if path.is_dir() && std::fs::read_dir(path).map_err(io_err(path))?.next().is_none() {
-            let _ = std::fs::remove_dir(path);
-        }
-        match std::fs::rename(&tmp, path) {
-            Ok(()) => {
-                sync_dir(parent);
-                Self::open(path)
-            }
-            Err(_) if path.join("zarr.json").exists() => {
-                // Another process won the race: use its store if it matches.
-                let _ = std::fs::remove_dir_all(&tmp);
-                Self::open_matching(path, &meta)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(StoreError::Io { path: path.to_path_buf(), source: e })
-            }
-        }
+        Self::create_waiting(path, meta, crate::create::PATIENCE)
     }
 
-    fn write_skeleton(dir: &Path, meta: &StoreMeta) -> Result<()> {
-        let zarr = fs_store(dir)?;
-        let mut group = GroupBuilder::new().build(zarr.clone(), "/").map_err(zarr_err("create root group"))?;
-        let value = serde_json::to_value(meta).expect("metadata serialises");
-        group.attributes_mut().insert(META_KEY.into(), value);
-        group.store_metadata().map_err(zarr_err("write root group"))?;
-        GroupBuilder::new()
-            .build(zarr.clone(), "/text")
-            .map_err(zarr_err("create text group"))?
-            .store_metadata()
-            .map_err(zarr_err("write text group"))?;
-        create_arrays(&zarr, meta)?;
-        for table in ["videos", "clips"] {
-            let d = table_dir(dir, table);
-            std::fs::create_dir_all(&d).map_err(io_err(&d))?;
-        }
-        Ok(())
+    /// [`Store::create`] with how long to watch another creator make no progress before taking over
+    /// its lock (holder on another host, or pid gone) or failing with
+    /// [`StoreError::CreationStalled`] (holder still running on this host).
+    pub fn create_waiting(path: impl AsRef<Path>, meta: StoreMeta, patience: Duration) -> Result<Self> {
+        let path = path.as_ref();
+        meta.validate()?;
+        ensure_created(path, &meta, patience)?;
+        Self::open_matching(path, &meta)
     }
 
     fn open_matching(path: &Path, meta: &StoreMeta) -> Result<Self> {
@@ -138,7 +99,10 @@ impl Store {
         }
         let meta: StoreMeta = serde_json::from_value(value)
             .map_err(|e| StoreError::Invalid(format!("{}: unreadable store metadata: {e}", root.display())))?;
-        let arrays = Arrays::open(&zarr, &meta)?;
+        let arrays = Arrays::open(&zarr, &meta).map_err(|e| match e {
+            StoreError::Invalid(m) => StoreError::Invalid(format!("{}: {m}", root.display())),
+            e => e,
+        })?;
         Ok(Self { root, meta: Arc::new(meta), arrays: Arc::new(arrays) })
     }
 

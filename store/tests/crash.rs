@@ -63,8 +63,9 @@ fn killed_writer_leaves_a_consistent_store() {
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         let path = dir.path().join("store");
-        if !path.exists() {
-            // Killed before the atomic create finished: nothing may be half there.
+        if !path.join("zarr.json").exists() {
+            // Killed before creation finished: what is there is not (yet) a store.
+            assert!(matches!(Store::open(&path), Err(StoreError::NotAStore(_))));
             continue;
         }
         let store = Store::open(&path).unwrap();
