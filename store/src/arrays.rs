@@ -8,6 +8,7 @@
 //!
 //! S = `clips_per_shard`. Inner chunks are zstd-compressed; the shard index carries a crc32c.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use zarrs::array::codec::{ShardingCodecOptions, SubchunkWriteOrder, ZstdCodec};
@@ -16,6 +17,7 @@ use zarrs::array::CodecSpecificOptions;
 use zarrs::array::{data_type, Array, ArrayBuilder, ArrayMetadata, ArrayMetadataOptions, DataType};
 use zarrs::filesystem::FilesystemStore;
 
+use crate::direct::DirectArray;
 use crate::element::ElementType;
 use crate::error::{zarr_err, Result, StoreError};
 use crate::meta::StoreMeta;
@@ -125,22 +127,25 @@ pub(crate) fn array_metadata_files(store: &Arc<FilesystemStore>, meta: &StoreMet
 /// the ones its store's metadata implies, or reads would silently mix clips up.
 const STRUCTURAL: [&str; 4] = ["shape", "data_type", "chunk_grid", "fill_value"];
 
-/// The opened arrays of a store.
+/// The opened arrays of a store, and their direct readers where their layout allows (`direct.rs`).
 pub(crate) struct Arrays {
-    pub spatial: ZArray,
-    pub spatial_scale: Option<ZArray>,
-    pub frames: ZArray,
+    pub spatial: Arc<ZArray>,
+    pub spatial_scale: Option<Arc<ZArray>>,
+    pub frames: Arc<ZArray>,
+    pub direct_spatial: Option<DirectArray>,
+    pub direct_spatial_scale: Option<DirectArray>,
+    pub direct_frames: Option<DirectArray>,
 }
 
 impl Arrays {
-    pub(crate) fn open(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<Self> {
+    pub(crate) fn open(store: &Arc<FilesystemStore>, meta: &StoreMeta, root: &Path) -> Result<Self> {
         // Inner chunks in C order within each shard: the default (unordered, completion order of the
         // parallel encoder) would make the same data produce different shard bytes from run to run.
         let ordered = CodecSpecificOptions::default()
             .with_option(ShardingCodecOptions::default().with_subchunk_write_order(SubchunkWriteOrder::C));
         let expected: Vec<(&str, Value)> =
             build_arrays(store, meta)?.iter().map(|(name, a)| (*name, metadata_json(a))).collect();
-        let open = |name: &str| -> Result<ZArray> {
+        let open = |name: &str| -> Result<Arc<ZArray>> {
             let array = Array::open(store.clone(), name).map_err(zarr_err(format!("open {name}")))?;
             let want = &expected.iter().find(|(n, _)| *n == name).expect("every array has a geometry").1;
             let found = metadata_json(&array);
@@ -154,12 +159,18 @@ impl Arrays {
                     )));
                 }
             }
-            Ok(array.with_codec_specific_options(&ordered))
+            Ok(Arc::new(array.with_codec_specific_options(&ordered)))
         };
+        let spatial = open(SPATIAL)?;
+        let spatial_scale = if meta.element_type == ElementType::Int8 { Some(open(SPATIAL_SCALE)?) } else { None };
+        let frames = open(FRAMES)?;
         Ok(Self {
-            spatial: open(SPATIAL)?,
-            spatial_scale: if meta.element_type == ElementType::Int8 { Some(open(SPATIAL_SCALE)?) } else { None },
-            frames: open(FRAMES)?,
+            direct_spatial: DirectArray::new(&spatial, root),
+            direct_spatial_scale: spatial_scale.as_ref().and_then(|a| DirectArray::new(a, root)),
+            direct_frames: DirectArray::new(&frames, root),
+            spatial,
+            spatial_scale,
+            frames,
         })
     }
 }

@@ -125,11 +125,19 @@ pub fn quantize_int8(values: &[f32], width: usize) -> (Vec<i8>, Vec<f32>) {
 
 /// Inverse of [`quantize_int8`].
 pub fn dequantize_int8(values: &[i8], scales: &[f32], width: usize) -> Vec<f32> {
-    values
-        .chunks_exact(width)
-        .zip(scales)
-        .flat_map(|(row, &s)| row.iter().map(move |&q| q as f32 * s))
-        .collect()
+    let mut out = vec![0f32; values.len()];
+    dequantize_int8_into(values, scales, width, &mut out);
+    out
+}
+
+/// [`dequantize_int8`] into `out` (same length as `values`).
+pub fn dequantize_int8_into(values: &[i8], scales: &[f32], width: usize, out: &mut [f32]) {
+    assert_eq!(values.len(), out.len(), "one output per value");
+    for ((row, o), &s) in values.chunks_exact(width).zip(out.chunks_exact_mut(width)).zip(scales) {
+        for (o, &q) in o.iter_mut().zip(row) {
+            *o = q as f32 * s;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 mod arrays;
 mod create;
+mod direct;
 mod element;
 mod error;
 mod fsutil;
@@ -20,7 +21,7 @@ mod text;
 mod writer;
 
 pub use create::PATIENCE as CREATE_PATIENCE;
-pub use element::{dequantize_int8, quantize_int8, ElementType, Encoded};
+pub use element::{dequantize_int8, dequantize_int8_into, quantize_int8, ElementType, Encoded};
 pub use error::{Result, StoreError};
 pub use meta::{EncoderFingerprint, Expect, Preprocessing, Sampling, StoreMeta, FORMAT_VERSION};
 pub use reader::{ClipSample, Prefetch, Reader};

@@ -4,10 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use zarrs::array::ArraySubset;
 
-use crate::element::{dequantize_int8, ElementType};
+use crate::direct::{unzstd, unzstd_scratch, DirectArray};
+use crate::element::{dequantize_int8, dequantize_int8_into, ElementType};
 use crate::error::{zarr_err, Result, StoreError};
 use crate::store::Store;
 use crate::tables::ClipRecord;
@@ -18,6 +20,8 @@ pub struct Reader {
     store: Store,
     clips: Arc<Vec<ClipRecord>>,
     by_index: Arc<HashMap<u64, usize>>,
+    /// Whether to use the direct read path (`direct.rs`) where the arrays allow it.
+    direct: bool,
 }
 
 /// One clip's data.
@@ -35,11 +39,18 @@ impl Store {
     pub fn reader(&self) -> Result<Reader> {
         let clips = self.clips()?;
         let by_index = clips.iter().enumerate().map(|(i, c)| (c.clip, i)).collect();
-        Ok(Reader { store: self.clone(), clips: Arc::new(clips), by_index: Arc::new(by_index) })
+        Ok(Reader { store: self.clone(), clips: Arc::new(clips), by_index: Arc::new(by_index), direct: true })
     }
 }
 
 impl Reader {
+    /// This reader, reading everything through zarrs' generic decoder instead of the direct path
+    /// (what is used anyway for arrays of another layout): for comparisons in tests and benchmarks.
+    pub fn via_zarrs(mut self) -> Self {
+        self.direct = false;
+        self
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -59,6 +70,15 @@ impl Reader {
     /// # Shapes
     /// Returns f32 `[layers.len(), T, N+1, C]`.
     pub fn read_spatial(&self, clip: u64, layers: &[usize]) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        self.read_spatial_into(clip, layers, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Reader::read_spatial`] into `out` (resized to `[layers.len(), T, N+1, C]`). Reusing one
+    /// buffer across reads saves the page faults of a fresh one (4 KiB each, 58 MB for all 12
+    /// ViT-B/16 layers in f32), which cost as much as decoding on some machines; see benchmarks.md.
+    pub fn read_spatial_into(&self, clip: u64, layers: &[usize], out: &mut Vec<f32>) -> Result<()> {
         self.record(clip)?;
         let meta = self.store.meta();
         let positions = layers
@@ -72,8 +92,67 @@ impl Reader {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let arrays = &self.store.arrays;
+        match (&arrays.direct_spatial, &arrays.direct_spatial_scale, meta.element_type) {
+            (Some(_), None, ElementType::Int8) => *out = self.read_spatial_zarrs(clip, &positions)?,
+            (Some(d), scales, _) if self.direct => self.read_spatial_direct(d, scales.as_ref(), clip, &positions, out)?,
+            _ => *out = self.read_spatial_zarrs(clip, &positions)?,
+        }
+        Ok(())
+    }
+
+    /// [`Reader::read_spatial`] through [`DirectArray`]: one shard index read, the chunks of
+    /// `positions` read in file order while rayon tasks decode them into the output.
+    fn read_spatial_direct(
+        &self,
+        d: &DirectArray,
+        scales: Option<&DirectArray>,
+        clip: u64,
+        positions: &[usize],
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
+        let meta = self.store.meta();
+        let (shard, slot) = (clip / meta.clips_per_shard, (clip % meta.clips_per_shard) as usize);
+        // Inner chunks are [1 clip, 1 layer], C order within the shard.
+        let wanted: Vec<usize> = positions.iter().map(|&p| slot * meta.layers.len() + p).collect();
+        let layer_len = meta.layer_len();
+        // Zeroed: chunks never written are not touched by the read.
+        out.clear();
+        out.resize(positions.len() * layer_len, 0.0);
+        let outs: Vec<&mut [f32]> = out.chunks_mut(layer_len).collect();
+        let index = [shard, 0, 0, 0, 0];
+        let bytes = d.chunk_bytes();
+        match meta.element_type {
+            ElementType::F32 => d.read(&index, &wanted, outs, |z, o, _| unzstd(z, bytemuck::cast_slice_mut(o)))?,
+            ElementType::F16 => d.read(&index, &wanted, outs, |z, o, _| {
+                unzstd_scratch(z, bytes, |h| bytemuck::cast_slice::<u16, f16>(h).convert_to_f32_slice(o))
+            })?,
+            ElementType::Bf16 => d.read(&index, &wanted, outs, |z, o, _| {
+                unzstd_scratch(z, bytes, |h| bytemuck::cast_slice::<u16, bf16>(h).convert_to_f32_slice(o))
+            })?,
+            ElementType::Int8 => {
+                let scales_array = scales.expect("int8 reads go direct only with spatial_scale");
+                let rows = meta.sampling.t * meta.tokens();
+                let mut s = vec![0f32; positions.len() * rows];
+                let s_outs: Vec<&mut [f32]> = s.chunks_mut(rows).collect();
+                scales_array.read(&[shard, 0, 0, 0], &wanted, s_outs, |z, o, _| unzstd(z, bytemuck::cast_slice_mut(o)))?;
+                let width = meta.width();
+                d.read(&index, &wanted, outs, |z, o, k| {
+                    unzstd_scratch(z, bytes, |q| {
+                        let q: &[i8] = bytemuck::cast_slice(&bytemuck::cast_slice::<u16, u8>(q)[..bytes]);
+                        dequantize_int8_into(q, &s[k * rows..(k + 1) * rows], width, o)
+                    })
+                })?
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Reader::read_spatial`] through zarrs' generic partial decoder.
+    fn read_spatial_zarrs(&self, clip: u64, positions: &[usize]) -> Result<Vec<f32>> {
+        let meta = self.store.meta();
         let (t, tok, c) = (meta.sampling.t as u64, meta.tokens() as u64, meta.width() as u64);
-        let mut out = Vec::with_capacity(layers.len() * meta.layer_len());
+        let mut out = Vec::with_capacity(positions.len() * meta.layer_len());
         // Consecutive stored positions are read in one request.
         let mut i = 0;
         while i < positions.len() {
@@ -118,6 +197,12 @@ impl Reader {
         self.record(clip)?;
         let meta = self.store.meta();
         let (td, hw) = (meta.dense_frames() as u64, meta.preprocessing.crop as u64);
+        if let (Some(d), true) = (&self.store.arrays.direct_frames, self.direct) {
+            let mut out = vec![0u8; meta.frames_len()];
+            let (shard, slot) = (clip / meta.clips_per_shard, (clip % meta.clips_per_shard) as usize);
+            d.read(&[shard, 0, 0, 0, 0], &[slot], vec![&mut out[..]], |z, o, _| unzstd(z, o))?;
+            return Ok(out);
+        }
         let subset = ArraySubset::new_with_ranges(&[clip..clip + 1, 0..td, 0..hw, 0..hw, 0..3]);
         self.store.arrays.frames.retrieve_array_subset::<Vec<u8>>(&subset).map_err(zarr_err(format!("read clip {clip} from frames")))
     }

@@ -99,7 +99,7 @@ impl Store {
         }
         let meta: StoreMeta = serde_json::from_value(value)
             .map_err(|e| StoreError::Invalid(format!("{}: unreadable store metadata: {e}", root.display())))?;
-        let arrays = Arrays::open(&zarr, &meta).map_err(|e| match e {
+        let arrays = Arrays::open(&zarr, &meta, &root).map_err(|e| match e {
             StoreError::Invalid(m) => StoreError::Invalid(format!("{}: {m}", root.display())),
             e => e,
         })?;

@@ -218,3 +218,52 @@ fn tensors_have_the_documented_shapes() {
     let want = (f[3 * 5 + 1] as f32 / 255.0 - CLIP_MEAN[1]) / CLIP_STD[1];
     assert!((v[32 * 32 * 4 + 5] - want).abs() < 1e-6);
 }
+
+#[test]
+fn direct_reads_equal_zarrs_reads() {
+    for element in ElementType::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let mut meta = small_meta(element, 10, 4);
+        meta.layers = vec![1, 2, 4];
+        let store = Store::create(dir.path().join("s"), meta.clone()).unwrap();
+        write_full_shard(&store, 0);
+        // Shard 1: clip 5 is all zeros (its inner chunks are not stored: they read as the fill
+        // value), clip 7 is never added.
+        let mut w = store.shard_writer(1).unwrap();
+        w.add_clip(clip_record(4), &clip_spatial(&meta, 4), &clip_frames(&meta, 4)).unwrap();
+        w.add_clip(clip_record(5), &vec![0.0; meta.layers.len() * meta.layer_len()], &vec![0; meta.frames_len()]).unwrap();
+        w.add_clip(clip_record(6), &clip_spatial(&meta, 6), &clip_frames(&meta, 6)).unwrap();
+        w.commit().unwrap();
+        let direct = store.reader().unwrap();
+        let zarrs = direct.clone().via_zarrs();
+        for clip in [0, 3, 4, 5, 6] {
+            for layers in [vec![1, 2, 4], vec![4], vec![4, 1], vec![2, 2]] {
+                let got = direct.read_spatial(clip, &layers).unwrap();
+                assert_eq!(got, zarrs.read_spatial(clip, &layers).unwrap(), "{element} clip {clip} layers {layers:?}");
+            }
+            assert_eq!(direct.read_frames(clip).unwrap(), zarrs.read_frames(clip).unwrap(), "{element} frames {clip}");
+        }
+        assert!(direct.read_spatial(5, &[1, 2, 4]).unwrap().iter().all(|&v| v == 0.0));
+        // Reads from inside rayon tasks (whose threads also decode) give the same values.
+        use rayon::prelude::*;
+        let parallel: Vec<Vec<f32>> = [0u64, 3, 4, 6].par_iter().map(|&c| direct.read_spatial(c, &[1, 2, 4]).unwrap()).collect();
+        for (c, got) in [0u64, 3, 4, 6].iter().zip(parallel) {
+            assert_eq!(got, zarrs.read_spatial(*c, &[1, 2, 4]).unwrap(), "{element} clip {c} read in a rayon task");
+        }
+        assert!(matches!(direct.read_spatial(7, &[1]), Err(StoreError::MissingClip(7))));
+    }
+}
+
+#[test]
+fn a_damaged_shard_index_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("s"), small_meta(ElementType::F16, 4, 4)).unwrap();
+    write_full_shard(&store, 0);
+    let shard = store.root().join("spatial/c/0/0/0/0/0");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0x40; // inside the index, before its checksum
+    std::fs::write(&shard, bytes).unwrap();
+    let err = store.reader().unwrap().read_spatial(1, &[3]).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+}

@@ -1,13 +1,22 @@
 //! Write/read throughput of `spatial` for ViT-B/16-shaped clips (12 layers x 8 x 197 x 768) per
 //! element type, beside `dd` writing and reading the same number of bytes on the same disk.
 //!
-//! Usage: `bench-store [DIR] [CLIPS]` (default: a temp dir under ./bench-out, 16 clips).
+//! Every read pass starts from a cold page cache (each file evicted with `posix_fadvise(DONTNEED)`,
+//! checked with `fincore`). Reads are timed through zarrs' generic decoder (`Reader::via_zarrs`, the
+//! reader before the direct path) and the direct path, one reader thread, and through
+//! `Reader::prefetch` (2 threads, what the trainer uses). A second table splits one clip's read into
+//! its parts, each timed alone on data in memory: the disk at `dd`'s speed, zstd decoding (1 thread
+//! and all threads), the conversion to f32 and the page faults of a fresh f32 output; and the cold
+//! direct read into one reused output buffer (`Reader::read_spatial_into`).
+//!
+//! Usage: `bench-store [DIR] [CLIPS]` (default: bench-out/store, 16 clips).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use dist_store::*;
+use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
 fn meta(element: ElementType, clips: u64) -> StoreMeta {
@@ -97,19 +106,123 @@ fn drop_cache(dir: &Path) {
     }
 }
 
+/// Bytes of `dir`'s files still in the page cache (`fincore`); `None` if fincore is unavailable.
+fn resident(dir: &Path) -> Option<u64> {
+    let mut files = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if e.path().is_dir() { walk(&e.path(), out) } else { out.push(e.path()) }
+        }
+    }
+    walk(dir, &mut files);
+    let out = Command::new("fincore").args(["--bytes", "--noheadings", "--raw", "--output", "RES"]).args(&files).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
+}
+
+/// Drops `dir` from the page cache, checks it worked, then times `pass`.
+fn cold(dir: &Path, pass: impl FnOnce()) -> f64 {
+    drop_cache(dir);
+    if let Some(r) = resident(dir) {
+        assert!(r < 1 << 20, "{r} bytes of {} still cached after the drop", dir.display());
+    }
+    let t = Instant::now();
+    pass();
+    t.elapsed().as_secs_f64()
+}
+
+fn read_all(reader: &Reader, clips: u64, layers: &[usize]) {
+    for clip in 0..clips {
+        std::hint::black_box(reader.read_spatial(clip, layers).unwrap());
+    }
+}
+
+/// One clip's inner chunks (one per layer) as stored: element bytes, zstd-compressed.
+fn compressed_layers(element: ElementType, clip: &[f32], layer_len: usize, level: i32) -> Vec<Vec<u8>> {
+    clip.chunks(layer_len)
+        .map(|layer| {
+            let bytes: Vec<u8> = match Encoded::encode(element, layer, 768) {
+                Encoded::F32(v) => bytemuck::cast_slice(&v).to_vec(),
+                Encoded::F16(v) => bytemuck::cast_slice(&v).to_vec(),
+                Encoded::Bf16(v) => bytemuck::cast_slice(&v).to_vec(),
+                Encoded::Int8 { values, .. } => bytemuck::cast_slice(&values).to_vec(),
+            };
+            zstd::bulk::compress(&bytes, level).unwrap()
+        })
+        .collect()
+}
+
+/// Seconds per clip to zstd-decode `layers` (into buffers allocated beforehand) sequentially, or in
+/// parallel over layers.
+fn zstd_decode_s(layers: &[Vec<u8>], raw_len: usize, parallel: bool) -> f64 {
+    let mut outs: Vec<Vec<u8>> = layers.iter().map(|_| vec![1u8; raw_len]).collect();
+    let decode = |z: &Vec<u8>, o: &mut Vec<u8>| assert_eq!(zstd::bulk::decompress_to_buffer(z, o.as_mut_slice()).unwrap(), raw_len);
+    let reps = 5;
+    let t = Instant::now();
+    for _ in 0..reps {
+        if parallel {
+            layers.par_iter().zip(outs.par_iter_mut()).for_each(|(z, o)| decode(z, o));
+        } else {
+            layers.iter().zip(outs.iter_mut()).for_each(|(z, o)| decode(z, o));
+        }
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
+/// Seconds per clip (1 thread) to convert decoded values to f32.
+fn convert_s(element: ElementType, clip: &[f32]) -> f64 {
+    let encoded = Encoded::encode(element, clip, 768);
+    let mut out = vec![0f32; clip.len()];
+    let reps = 5;
+    let t = Instant::now();
+    for _ in 0..reps {
+        match &encoded {
+            Encoded::F32(v) => out.copy_from_slice(v),
+            Encoded::F16(v) => v.convert_to_f32_slice(&mut out),
+            Encoded::Bf16(v) => v.convert_to_f32_slice(&mut out),
+            Encoded::Int8 { values, scales } => dequantize_int8_into(values, scales, 768, &mut out),
+        }
+        std::hint::black_box(&out);
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
+/// Seconds to allocate a fresh f32 output of `len` values and touch every page of it once, as each
+/// read does (the kernel maps and zeroes a page on first touch).
+fn fresh_output_s(len: usize) -> f64 {
+    let reps = 5;
+    let t = Instant::now();
+    for _ in 0..reps {
+        let mut v = vec![0f32; len];
+        for x in v.iter_mut().step_by(1024) {
+            *x = 1.0;
+        }
+        std::hint::black_box(&v);
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let base = args.get(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("bench-out/store"));
     let clips: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
     std::fs::create_dir_all(&base).unwrap();
-    let clip_len = 12 * 8 * 197 * 768;
+    let layer_len = 8 * 197 * 768;
+    let clip_len = 12 * layer_len;
     let raw_clip = (clip_len * 4) as f64;
-    println!("bench-store: {clips} clips of [12, 8, 197, 768] (fp32 .npy equivalent: {:.1} MB/clip), dir {}", raw_clip / 1e6, base.display());
+    let threads = rayon::current_num_threads();
+    println!("bench-store: {clips} clips of [12, 8, 197, 768] (fp32 .npy equivalent: {:.1} MB/clip), dir {}, {threads} rayon threads", raw_clip / 1e6, base.display());
     let (dd_write, dd_read) = dd(&base, (raw_clip * clips as f64 / 4.0) as u64);
     println!("dd: write {dd_write:.0} MB/s (conv=fdatasync), read {dd_read:.0} MB/s (cold: page cache dropped)");
-    println!("| element | bytes/clip on disk | vs fp32 .npy | write MB/s (on-disk) | write clips/s | cold read, all layers, MB/s (on-disk) | read clips/s | cold read, layers 9-12, clips/s |");
-    println!("|---|---|---|---|---|---|---|---|");
     let values: Vec<Vec<f32>> = (0..4).map(|c| clip_values(clip_len, c)).collect();
+    let mut table1 = vec![
+        "| element | bytes/clip on disk | vs fp32 .npy | write MB/s (on-disk) | cold read all layers, MB/s on-disk (% of dd): zarrs | direct | direct, prefetch 2 threads | cold read layers 9-12, clips/s: zarrs | direct | warm read (page cache), direct, MB/s |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|".to_string(),
+    ];
+    let mut table2 = vec![
+        format!("| element | disk at dd speed | zstd decode, 1 thread | zstd decode, {threads} threads | convert to f32, 1 thread | fresh f32 output (page faults) | direct read, cold | direct read, cold, reused output | direct read, warm | zarrs read, cold |"),
+        "|---|---|---|---|---|---|---|---|---|---|".to_string(),
+    ];
+    let all: Vec<usize> = (1..=12).collect();
     for element in ElementType::ALL {
         let dir = base.join(element.as_str());
         let _ = std::fs::remove_dir_all(&dir);
@@ -137,33 +250,65 @@ fn main() {
             w.commit().unwrap();
         });
         let write_s = t.elapsed().as_secs_f64();
-        let spatial_bytes = dir_bytes(&dir.join("spatial")) + dir_bytes(&dir.join("spatial_scale"));
+        let spatial_dir = dir.join("spatial");
+        let spatial_bytes = dir_bytes(&spatial_dir) + dir_bytes(&dir.join("spatial_scale"));
         let per_clip = spatial_bytes as f64 / clips as f64;
-        let reader = store.reader().unwrap();
-        drop_cache(&dir);
+        let direct = store.reader().unwrap();
+        let zarrs = direct.clone().via_zarrs();
+        // The direct path must read what zarrs reads.
+        assert_eq!(direct.read_spatial(1, &all).unwrap(), zarrs.read_spatial(1, &all).unwrap());
+        let zarrs_s = cold(&dir, || read_all(&zarrs, clips, &all));
+        let direct_s = cold(&dir, || read_all(&direct, clips, &all));
+        let prefetch_s = cold(&dir, || {
+            for s in direct.prefetch((0..clips).collect(), all.clone(), false, 4, 2) {
+                std::hint::black_box(s.unwrap());
+            }
+        });
+        let reuse_s = cold(&dir, || {
+            let mut buf = Vec::new();
+            for clip in 0..clips {
+                direct.read_spatial_into(clip, &all, &mut buf).unwrap();
+                std::hint::black_box(&buf);
+            }
+        });
+        let zarrs_sub_s = cold(&dir, || read_all(&zarrs, clips, &[9, 10, 11, 12]));
+        let direct_sub_s = cold(&dir, || read_all(&direct, clips, &[9, 10, 11, 12]));
+        read_all(&direct, clips, &all); // fills the page cache
         let t = Instant::now();
-        for clip in 0..clips {
-            std::hint::black_box(reader.read_spatial(clip, &store.meta().layers).unwrap());
-        }
-        let read_s = t.elapsed().as_secs_f64();
-        drop_cache(&dir);
-        let t = Instant::now();
-        for clip in 0..clips {
-            std::hint::black_box(reader.read_spatial(clip, &[9, 10, 11, 12]).unwrap());
-        }
-        let subset_s = t.elapsed().as_secs_f64();
-        println!(
-            "| {element} | {:.2} MB | {:.3} | {:.0} | {:.1} | {:.0} | {:.1} | {:.1} |",
+        read_all(&direct, clips, &all);
+        let warm_s = t.elapsed().as_secs_f64();
+        let rate = |s: f64| format!("{:.0} ({:.0}%)", mb(spatial_bytes as f64, s), 100.0 * mb(spatial_bytes as f64, s) / dd_read);
+        table1.push(format!(
+            "| {element} | {:.2} MB | {:.3} | {:.0} | {} | {} | {} | {:.1} | {:.1} | {:.0} |",
             per_clip / 1e6,
             per_clip / raw_clip,
             mb(spatial_bytes as f64, write_s),
-            clips as f64 / write_s,
-            mb(spatial_bytes as f64, read_s),
-            clips as f64 / read_s,
-            clips as f64 / subset_s,
-        );
+            rate(zarrs_s),
+            rate(direct_s),
+            rate(prefetch_s),
+            clips as f64 / zarrs_sub_s,
+            clips as f64 / direct_sub_s,
+            mb(spatial_bytes as f64, warm_s),
+        ));
+        let layers = compressed_layers(element, &values[0], layer_len, store.meta().zstd_level);
+        let raw_layer = layer_len * element.size();
+        let ms = |s: f64| format!("{:.1}", s * 1e3);
+        table2.push(format!(
+            "| {element} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            ms(per_clip / (dd_read * 1e6)),
+            ms(zstd_decode_s(&layers, raw_layer, false)),
+            ms(zstd_decode_s(&layers, raw_layer, true)),
+            ms(convert_s(element, &values[0])),
+            ms(fresh_output_s(clip_len)),
+            ms(direct_s / clips as f64),
+            ms(reuse_s / clips as f64),
+            ms(warm_s / clips as f64),
+            ms(zarrs_s / clips as f64),
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
+    println!("{}", table1.join("\n"));
+    println!("\nms per clip (all 12 layers):\n{}", table2.join("\n"));
 }
 
 fn dir_bytes(p: &Path) -> u64 {
