@@ -3,3 +3,4 @@
 pub mod eval;
 pub mod fit;
 pub mod forward;
+pub mod predict;

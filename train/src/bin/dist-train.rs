@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use dist_train::commands::eval::{self, EvalArgs};
 use dist_train::commands::fit::{self, FitArgs};
 use dist_train::commands::forward::{self, ForwardArgs};
+use dist_train::commands::predict::{self, PredictArgs};
 
 #[derive(Parser)]
 #[command(name = "dist-train", version, about = "DiST on frozen CLIP features: model, training, evaluation")]
@@ -22,6 +23,8 @@ enum Command {
     Fit(FitArgs),
     /// Multi-view evaluation of a run on a split; zero-shot with --labels.
     Eval(EvalArgs),
+    /// Top classes of one video end to end: decode, frozen CLIP encoder, the run's trained branches.
+    Predict(PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Forward(args) => forward::run(&args).map(|_| ()).map_err(anyhow::Error::from),
         Command::Fit(args) => fit::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Predict(args) => predict::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use anyhow::Context;
 use burn::module::{Module, ParamGroup};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, ElementConversion, Tensor, TensorData};
-use dist_store::{Expect, LabelSet, Store};
+use dist_store::{Expect, LabelSet, Store, StoreMeta};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,26 @@ pub struct RunInfo {
     pub final_top1: Option<f64>,
     pub final_top5: Option<f64>,
     pub seconds: f64,
+    /// The store's metadata (encoder fingerprint, sampling, geometry), so `predict` can cut and
+    /// encode a new video as the store's clips were without the store. Absent in older runs.
+    #[serde(default)]
+    pub store_meta: Option<StoreMeta>,
+}
+
+impl RunInfo {
+    /// The training store's metadata: recorded in the run, else read from the store.
+    pub fn store_meta(&self) -> anyhow::Result<StoreMeta> {
+        match &self.store_meta {
+            Some(m) => Ok(m.clone()),
+            None => Ok(Store::open(&self.store).with_context(|| format!("opening the run's store {}", self.store.display()))?.meta().clone()),
+        }
+    }
+
+    /// The label set the run trained with, read from its store.
+    pub fn label_set_of_store(&self) -> anyhow::Result<LabelSet> {
+        let store = Store::open(&self.store).with_context(|| format!("opening the run's store {}", self.store.display()))?;
+        Ok(store.label_set(&self.label_set)?)
+    }
 }
 
 /// The resolved config written to `RUN/config.toml`.
@@ -188,6 +208,7 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
         final_top1: last_eval.map(|r| r.top1),
         final_top5: last_eval.map(|r| r.top5),
         seconds: start.elapsed().as_secs_f64(),
+        store_meta: Some(store.meta().clone()),
     };
     std::fs::write(run.join("run.json"), serde_json::to_vec_pretty(&info)?)?;
     if let Err(e) = super::plot::training_curves(&run.join("curves.png"), &state.metrics) {
