@@ -23,6 +23,7 @@ mod render;
 mod rotation;
 mod sampling;
 mod split;
+mod raw_ffi;
 mod truncation;
 
 pub use classes::ClassList;
