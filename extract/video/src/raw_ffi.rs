@@ -1,5 +1,6 @@
-//! The raw FFmpeg calls that ffmpeg-next's safe API lacks: swscale resizing only some output rows and
-//! converting only a window of a frame (its `Scaler::run` is whole frame in, whole frame out). This is the only module of the crate with `unsafe` code; every function
+//! The raw FFmpeg calls that ffmpeg-next's safe API lacks: swscale resizing only some output rows,
+//! converting only a window of a frame, and choosing the YUV matrix and range (its `Scaler::run` is whole
+//! frame in, whole frame out). This is the only module of the crate with `unsafe` code; every function
 //! checks the invariants its FFI calls rely on before making them.
 //!
 //! A window is addressed the way libavfilter's `crop` filter hands a cropped frame to swscale: the plane
@@ -173,10 +174,13 @@ pub(crate) fn convert_window(scaler: &mut Scaler, layout: &WindowLayout, src: &V
         // Chroma planes (1, 2) are subsampled; luma and alpha (0, 3) are not. Same arithmetic as vf_crop.
         let (sx, sy) = if p == 1 || p == 2 { layout.log2_chroma } else { (0, 0) };
         let offset = (y >> sy) as isize * linesize[p] as isize + ((x * layout.steps[p]) >> sx) as isize;
-        // SAFETY: x + w ≤ width and y + h ≤ height (checked), so the window's first sample of each plane lies
-        // inside that plane's buffer, and every sample swscale reads for a w×h picture from there (row r at
-        // offset r·linesize, the SIMD converters' over-read of up to 15 pixels included) lies inside the
-        // frame's rows and their linesize padding, which libav* allocates for exactly this use.
+        // SAFETY: x + w ≤ width, y + h ≤ height (checked) and the origin is on the chroma grid, so this is the
+        // window's first sample in each plane, inside the plane's buffer. From it swscale reads the w×h picture
+        // at `linesize` steps, all inside the frame, plus what its SIMD loops read past a row's end (the x86
+        // yuv2rgb converters take 8 pixels at a time); as the window's rows end at or before the frame's,
+        // those reads fall where a whole-frame sws_scale of this frame reads too (or one of a frame cut by
+        // libavfilter's crop filter, which hands swscale pointers offset the same way): inside the buffer
+        // and the padding av_frame_get_buffer and decoders allocate for it.
         *plane = unsafe { data[p].cast_const().offset(offset) };
     }
     // SAFETY: `planes`/`linesize` describe a valid w×h picture of the context's input format (above); `dst`
@@ -193,6 +197,59 @@ pub(crate) fn convert_window(scaler: &mut Scaler, layout: &WindowLayout, src: &V
         )
     };
     if ret < 0 { Err(sws_error("sws_scale", ret)) } else { Ok(()) }
+}
+
+/// The YUV→RGB coefficients and input range to convert a frame with, from its colour metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct YuvColour {
+    /// `AVColorSpace` value, mapped as the FFmpeg CLI's scale filter does (`in_color_matrix=auto`): BT.709,
+    /// FCC, SMPTE 240M, BT.2020 as flagged; unspecified, RGB, YCgCo and unknown values → BT.601.
+    matrix: c_int,
+    /// `Some(full)` when the frame flags its range; `None` keeps swscale's choice from the pixel format
+    /// (full range for the `yuvj*` formats).
+    full_range: Option<bool>,
+}
+
+impl YuvColour {
+    pub(crate) fn of(frame: &VideoFrame) -> Self {
+        let space = ffi::AVColorSpace::from(frame.color_space()) as c_int;
+        let matrix = if !(1..=10).contains(&space) || space == ffi::AVColorSpace::AVCOL_SPC_YCGCO as c_int {
+            ffi::AVColorSpace::AVCOL_SPC_BT470BG as c_int
+        } else {
+            space
+        };
+        let full_range = match ffi::AVColorRange::from(frame.color_range()) {
+            ffi::AVColorRange::AVCOL_RANGE_JPEG => Some(true),
+            ffi::AVColorRange::AVCOL_RANGE_MPEG => Some(false),
+            _ => None,
+        };
+        Self { matrix, full_range }
+    }
+}
+
+/// Makes `scaler` (a conversion from YUV) use `colour`'s coefficients and input range, as the FFmpeg CLI
+/// does for each frame (`sws_setColorspaceDetails`; brightness, contrast, saturation and the output side
+/// are kept).
+pub(crate) fn set_colour(scaler: &mut Scaler, colour: YuvColour) -> Result<(), String> {
+    // SAFETY: the context pointer stays valid while `scaler` is mutably borrowed, i.e. for this function.
+    let ctx = unsafe { scaler.as_mut_ptr() };
+    let (mut inv_table, mut table): (*mut c_int, *mut c_int) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let (mut src_range, mut dst_range, mut brightness, mut contrast, mut saturation) = (0, 0, 0, 0, 0);
+    // SAFETY: `ctx` is a valid SwsContext; every out-pointer points to a live local of the right type.
+    let ret = unsafe {
+        ffi::sws_getColorspaceDetails(ctx, &mut inv_table, &mut src_range, &mut table, &mut dst_range, &mut brightness, &mut contrast, &mut saturation)
+    };
+    if ret < 0 {
+        // Not a conversion from YUV (e.g. RGB24 input): nothing to set.
+        return Ok(());
+    }
+    // SAFETY: sws_getCoefficients accepts any value and returns a pointer to a static 4-int table.
+    let coefficients = unsafe { ffi::sws_getCoefficients(colour.matrix) };
+    let src_range = colour.full_range.map_or(src_range, c_int::from);
+    // SAFETY: `coefficients` is a static table of 4 ints, which swscale copies; as the CLI's scale filter
+    // does, the output table is the same one (it only matters for YUV output).
+    let ret = unsafe { ffi::sws_setColorspaceDetails(ctx, coefficients, src_range, coefficients, dst_range, brightness, contrast, saturation) };
+    if ret < 0 { Err(sws_error("sws_setColorspaceDetails", ret)) } else { Ok(()) }
 }
 
 #[cfg(test)]

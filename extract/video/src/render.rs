@@ -16,7 +16,8 @@
 //!
 //! Resize filter: swscale `SWS_BILINEAR`, which for downscaling widens the triangle filter to the scale
 //! factor (an anti-aliased bilinear, like PIL's); it is not torch's `F.interpolate(antialias=False)`.
-//! YUV is converted with swscale's defaults (BT.601 coefficients unless the format says full range).
+//! YUV is converted with the coefficients and range each frame is flagged with, as the FFmpeg CLI does
+//! (BT.709 for HD content flagged so; BT.601 when unflagged; full range for `pc`-flagged or `yuvj*` frames).
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg::format::Pixel;
@@ -24,7 +25,7 @@ use ffmpeg::frame::Video as VideoFrame;
 use ffmpeg::software::scaling::{Context as Scaler, Flags};
 
 use crate::sampling::CropBox;
-use crate::raw_ffi::{convert_window, scale_rows, WindowLayout};
+use crate::raw_ffi::{convert_window, scale_rows, set_colour, WindowLayout, YuvColour};
 
 /// Largest side of the intermediate scaled frame; bounds memory for tiny crop boxes of huge frames.
 const MAX_SCALED_SIDE: u32 = 16384;
@@ -65,9 +66,9 @@ impl Pipeline {
     fn new(key: ScalerKey) -> Result<Self, String> {
         let err = |e: ffmpeg::Error| format!("no swscale conversion {:?} {}x{} -> rgb24: {e}", key.format, key.width, key.height);
         let direct = || {
-            Scaler::get(key.format, key.width, key.height, Pixel::RGB24, key.out_width, key.out_height, Flags::BILINEAR)
-                .map(Pipeline::Direct)
-                .map_err(err)
+            let mut scaler = Scaler::get(key.format, key.width, key.height, Pixel::RGB24, key.out_width, key.out_height, Flags::BILINEAR).map_err(err)?;
+            set_colour(&mut scaler, key.colour)?;
+            Ok(Pipeline::Direct(scaler))
         };
         if key.format == Pixel::RGB24 {
             return direct();
@@ -76,12 +77,15 @@ impl Pipeline {
         let resize = Scaler::get(key.format, key.width, key.height, key.format, key.out_width, key.out_height, Flags::BILINEAR);
         let convert = Scaler::get(key.format, key.out_width, key.out_height, Pixel::RGB24, key.out_width, key.out_height, Flags::BILINEAR);
         match (resize, convert) {
-            (Ok(resize), Ok(convert)) => Ok(Pipeline::TwoStage {
-                resize,
-                window: WindowLayout::of(key.format),
-                convert: Some(((key.out_width, key.out_height), convert)),
-                mid: VideoFrame::empty(),
-            }),
+            (Ok(resize), Ok(mut convert)) => {
+                set_colour(&mut convert, key.colour)?;
+                Ok(Pipeline::TwoStage {
+                    resize,
+                    window: WindowLayout::of(key.format),
+                    convert: Some(((key.out_width, key.out_height), convert)),
+                    mid: VideoFrame::empty(),
+                })
+            }
             _ => direct(),
         }
     }
@@ -91,8 +95,9 @@ impl Pipeline {
 fn converter<'a>(slot: &'a mut Option<((u32, u32), Scaler)>, key: &ScalerKey, w: u32, h: u32) -> Result<&'a mut Scaler, String> {
     if slot.as_ref().map(|(k, _)| *k) != Some((w, h)) {
         let format = key.format;
-        let s = Scaler::get(format, w, h, Pixel::RGB24, w, h, Flags::BILINEAR)
+        let mut s = Scaler::get(format, w, h, Pixel::RGB24, w, h, Flags::BILINEAR)
             .map_err(|e| format!("no swscale conversion {format:?} {w}x{h} -> rgb24: {e}"))?;
+        set_colour(&mut s, key.colour)?;
         *slot = Some(((w, h), s));
     }
     Ok(&mut slot.as_mut().expect("set above").1)
@@ -130,6 +135,8 @@ struct ScalerKey {
     height: u32,
     out_width: u32,
     out_height: u32,
+    /// Frames carry their colour metadata; a change (rare) rebuilds the scalers.
+    colour: YuvColour,
 }
 
 /// Where the S×S window lies in the scaled frame.
@@ -186,6 +193,7 @@ impl ViewRenderer {
             height: frame.height(),
             out_width: layout.coded.0,
             out_height: layout.coded.1,
+            colour: YuvColour::of(frame),
         };
         if self.pipeline.as_ref().map(|(k, _)| *k) != Some(key) {
             self.pipeline = Some((key, Pipeline::new(key)?));

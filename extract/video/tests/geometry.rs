@@ -9,9 +9,11 @@ use common::*;
 use dist_video::{plan_views, CropBox, DecodeLimits, SamplingConfig, Split, VideoReader};
 
 /// The ffmpeg CLI's RGB24 output for frame 0 of `path` after the filter chain `vf` (auto-rotation on).
+/// Its automatic conversions use swscale's bilinear filter, like ours (the CLI's default, bicubic,
+/// interpolates subsampled chroma differently when converting formats without a fast unscaled path).
 fn cli_frame(path: &Path, vf: Option<&str>) -> Vec<u8> {
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-v", "error", "-i"]).arg(path);
+    cmd.args(["-nostdin", "-v", "error", "-i"]).arg(path).args(["-sws_flags", "bilinear"]);
     if let Some(vf) = vf {
         cmd.args(["-vf", vf]);
     }
@@ -112,5 +114,47 @@ fn train_views_render_their_crop_box() {
         let expect_r = (b.x + b.w - 1) as f64 * 255.0 / 319.0;
         assert!((l - expect_l).abs() < 6.0 && (r - expect_r).abs() < 6.0, "{b:?} flip {}: {l} {r}", c.plan.flip);
         assert_eq!(c.source_indices, c.plan.dense_indices);
+    }
+}
+
+/// Largest absolute difference of two equally long byte buffers.
+fn max_diff(a: &[u8], b: &[u8]) -> u8 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0)
+}
+
+#[test]
+fn yuv_matrix_and_range_follow_the_frame_flags_like_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "testsrc2=s=64x64:d=0.2:r=25"; // saturated colours, where the matrices differ most
+    let bt709 = ["-vf", "scale=out_color_matrix=bt709", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"];
+    let cases: [(&str, Vec<&str>); 5] = [
+        ("bt709.mp4", [&bt709[..], &["-c:v", "libx264", "-pix_fmt", "yuv420p"]].concat()),
+        ("bt709_10bit.mkv", [&bt709[..], &["-c:v", "libx264", "-pix_fmt", "yuv420p10le"]].concat()),
+        ("unflagged.mp4", vec!["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        // yuv420p frames flagged full range (VP9 signals the range; the decoder keeps yuv420p).
+        ("full_range.webm", vec!["-vf", "scale=out_range=pc", "-color_range", "pc", "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]),
+        ("yuvj.avi", vec!["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"]),
+    ];
+    for (name, args) in cases {
+        let p = dir.path().join(name);
+        let mut all = vec!["-f", "lavfi", "-i", src];
+        all.extend(args);
+        all.push(p.to_str().unwrap());
+        ffmpeg(&all);
+        let reader = VideoReader::open(&p, &DecodeLimits::default()).unwrap();
+        // The whole 64x64 frame at S = 64: no resize, only the YUV -> RGB conversion.
+        let clip = reader.decode_views(&[whole_frame_plan(&[0], 64, 64)], &cfg_for(1, 64)).unwrap().remove(0);
+        let cli = cli_frame(&p, None);
+        let d = max_diff(clip.frame(0), &cli);
+        assert!(d <= 2, "{name}: max difference {d} from the CLI's rgb24");
+        // The test can fail: the other matrix (or range) gives clearly different pixels.
+        let other = match name {
+            "bt709.mp4" | "bt709_10bit.mkv" => "scale=in_color_matrix=bt601",
+            "unflagged.mp4" => "scale=in_color_matrix=bt709",
+            _ => "scale=in_range=tv",
+        };
+        let wrong = max_diff(clip.frame(0), &cli_frame(&p, Some(other)));
+        assert!(wrong > 10, "{name}: {other} differs by only {wrong}");
     }
 }
