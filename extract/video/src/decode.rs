@@ -277,19 +277,19 @@ impl<'i> Pass<'i> {
     ) -> Result<Option<Restart>, VideoError> {
         stats.passes += 1;
         let produced_before = stats.frames_decoded;
-        let mut st = State { next: 0, produced: 0, last_out: None, prev: None, frame: VideoFrame::empty(), seek_target: None };
+        let mut st = State { next: 0, produced: 0, last_out: None, prev: None, frame: VideoFrame::empty(), seek_target: None, seeking: allow_seek };
         let mut eof = false;
         while st.next < wanted.len() && !eof {
             self.deadline.check(&self.path)?;
-            if allow_seek && !self.decode_order {
+            if st.seeking && !self.decode_order {
                 let target = wanted[st.next];
                 let key = self.index.keyframe_before(target).unwrap_or(0);
                 let reached = st.last_out.map_or(0, |o| o + 1);
-                if key > reached && st.seek_target.is_none_or(|t| key > t) {
+                if key > reached && st.seek_target.is_none_or(|(_, t)| key > t) {
                     tracing::trace!(key, target, "seek");
                     self.seek_to(key)?;
                     stats.seeks += 1;
-                    st.seek_target = Some(target);
+                    st.seek_target = Some((key, target));
                     st.last_out = None;
                     st.prev = None;
                 }
@@ -359,9 +359,15 @@ impl<'i> Pass<'i> {
                 }
             };
             st.produced += 1;
-            if let Some(target) = st.seek_target.take() {
+            if let Some((key, target)) = st.seek_target.take() {
                 if k > target {
                     return Ok(Some(Restart::Overshoot));
+                }
+                if k < key {
+                    // Landed before the keyframe (the MP4 demuxer does so in files with an edit list).
+                    // Seeking again would land there again: decode on from here instead.
+                    tracing::debug!(path = %self.path.display(), key, landed = k, "seek undershot; no more seeks in this pass");
+                    st.seeking = false;
                 }
             }
             let pts_s = ts.map_or(f64::NAN, |t| self.index.seconds(t));
@@ -406,8 +412,11 @@ struct State {
     /// The previous picture with its index and pts, kept to stand in for frames the decoder skips.
     prev: Option<(u64, f64, VideoFrame)>,
     frame: VideoFrame,
-    /// After a seek: the frame it was meant to reach, checked against the first picture.
-    seek_target: Option<u64>,
+    /// After a seek: the keyframe it went for and the frame it was meant to reach, checked against the first
+    /// picture.
+    seek_target: Option<(u64, u64)>,
+    /// Seeks are allowed (cleared after a seek lands before its keyframe).
+    seeking: bool,
 }
 
 impl State {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::VideoError;
 use crate::ffmpeg_io::{check_and_hash, libavcodec_version, open_input, Deadline};
+use crate::raw_ffi::packet_discarded;
 use crate::rotation::rotation_degrees;
 use crate::sampling::DecodeLimits;
 use crate::truncation;
@@ -152,7 +153,9 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
     }
 
     let scan = scan_packets(&mut input, si, path, &deadline)?;
-    let count = scan.timestamps.len() as u64;
+    // Packets, for comparing with what the container declares; frames, for the index.
+    let packets = scan.packets.len() as u64;
+    let count = scan.frames().count() as u64;
     let container = input.format().name().to_string();
     let rate = |r: ffmpeg::Rational| (r.numerator() > 0 && r.denominator() > 0).then(|| f64::from(r));
     let fps = rate(avg_rate).or_else(|| rate(real_rate)).unwrap_or(0.0);
@@ -166,20 +169,20 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
     });
     if let Some(why) = shortfall {
         let declared = declared_frames(stream_frames, container_duration, fps);
-        return Err(VideoError::Truncated { path: p, reason: format!("{why}; {count} frames could be read{declared}") });
+        return Err(VideoError::Truncated { path: p, reason: format!("{why}; {packets} frames could be read{declared}") });
     }
-    if scan.timestamps.is_empty() {
+    if count == 0 {
         return Err(VideoError::ZeroFrames { path: p });
     }
     // The container's own count promises more frames than the file holds: the data was cut after the
     // header was written. Only MP4/MOV sample tables are exact; other headers (AVI's frame count, e.g.
     // with VP9 hidden frames) can legitimately differ, so there a shortfall counts only with demux errors.
     let exact_count = input.format().name().starts_with("mov,mp4");
-    if stream_frames > 0 && (count as i64) < stream_frames && (exact_count || scan.demux_errors > 0) {
+    if stream_frames > 0 && (packets as i64) < stream_frames && (exact_count || scan.demux_errors > 0) {
         return Err(VideoError::Truncated {
             path: p,
             reason: format!(
-                "the container declares {stream_frames} frames but only {count} could be read ({} demuxer errors)",
+                "the container declares {stream_frames} frames but only {packets} could be read ({} demuxer errors)",
                 scan.demux_errors
             ),
         });
@@ -215,7 +218,7 @@ pub(crate) fn probe(path: &Path, limits: &DecodeLimits) -> Result<Probe, VideoEr
         duration_s,
         start_time_s,
         frame_count: count,
-        keyframe_count: scan.keyframes as u64,
+        keyframe_count: scan.frames().filter(|p| p.key).count() as u64,
         pixel_format,
         decoder: decoder_codec.name().to_string(),
         libavcodec_version: libavcodec_version(),
@@ -237,11 +240,19 @@ fn declared_frames(stream_frames: i64, container_duration: i64, fps: f64) -> Str
     }
 }
 
+/// One video packet as the demux pass saw it.
+#[derive(Debug, Clone, Copy)]
+struct ScannedPacket {
+    pts: Option<i64>,
+    key: bool,
+    /// Decoded but never shown (cut by an MP4/MOV edit list): not a frame of the video.
+    discard: bool,
+}
+
 /// What the demux pass saw of the video stream.
 struct PacketScan {
-    /// Per packet in decode order: its pts (or `None`) and whether it is a keyframe.
-    timestamps: Vec<(Option<i64>, bool)>,
-    keyframes: usize,
+    /// Every video packet, in decode order.
+    packets: Vec<ScannedPacket>,
     demux_errors: usize,
     /// The last packets read (of any stream) carry FFmpeg's corrupt flag: the demuxer got fewer bytes than
     /// the packet's declared size, i.e. the file ends inside it.
@@ -250,7 +261,12 @@ struct PacketScan {
 
 impl PacketScan {
     fn first_ts(&self) -> Option<i64> {
-        self.timestamps.iter().filter_map(|t| t.0).min()
+        self.frames().filter_map(|p| p.pts).min()
+    }
+
+    /// The packets that are frames of the video (what the decoder outputs and the FFmpeg CLI shows).
+    fn frames(&self) -> impl Iterator<Item = &ScannedPacket> {
+        self.packets.iter().filter(|p| !p.discard)
     }
 }
 
@@ -264,7 +280,7 @@ fn scan_packets(
     path: &Path,
     deadline: &Deadline,
 ) -> Result<PacketScan, VideoError> {
-    let mut scan = PacketScan { timestamps: Vec::new(), keyframes: 0, demux_errors: 0, corrupt_at_end: false };
+    let mut scan = PacketScan { packets: Vec::new(), demux_errors: 0, corrupt_at_end: false };
     // Packets since the last corrupt one; parsers may still flush a few packets from buffered data after it.
     let mut since_corrupt: Option<usize> = None;
     let mut consecutive_errors = 0;
@@ -276,8 +292,7 @@ fn scan_packets(
                 since_corrupt = if packet.is_corrupt() { Some(0) } else { since_corrupt.map(|n| n + 1) };
                 tracing::trace!(stream = packet.stream(), corrupt = packet.is_corrupt(), pts = ?packet.pts(), "scan");
                 if packet.stream() == si {
-                    scan.keyframes += usize::from(packet.is_key());
-                    scan.timestamps.push((packet.pts(), packet.is_key()));
+                    scan.packets.push(ScannedPacket { pts: packet.pts(), key: packet.is_key(), discard: packet_discarded(&packet) });
                 }
             }
             Err(ffmpeg::Error::Eof) => {
@@ -295,12 +310,12 @@ fn scan_packets(
                 }
             }
             Err(e) => {
-                if scan.timestamps.is_empty() {
+                if scan.packets.is_empty() {
                     return Err(VideoError::Ffmpeg { path: path.to_path_buf(), reason: format!("reading packets: {e}") });
                 }
                 return Err(VideoError::Truncated {
                     path: path.to_path_buf(),
-                    reason: format!("reading stopped after {} frames: {e}", scan.timestamps.len()),
+                    reason: format!("reading stopped after {} frames: {e}", scan.packets.len()),
                 });
             }
         }
@@ -310,8 +325,8 @@ fn scan_packets(
 }
 
 fn build_index(scan: &PacketScan, time_base: ffmpeg::Rational) -> FrameIndex {
-    let count = scan.timestamps.len() as u64;
-    let all_pts: Option<Vec<(i64, bool)>> = scan.timestamps.iter().map(|&(p, k)| p.map(|p| (p, k))).collect();
+    let count = scan.frames().count() as u64;
+    let all_pts: Option<Vec<(i64, bool)>> = scan.frames().map(|p| p.pts.map(|t| (t, p.key))).collect();
     if let Some(mut pairs) = all_pts {
         pairs.sort_unstable();
         if pairs.windows(2).all(|w| w[0].0 < w[1].0) {

@@ -1,6 +1,6 @@
 //! The raw FFmpeg calls that ffmpeg-next's safe API lacks: swscale resizing only some output rows,
 //! converting only a window of a frame, and choosing the YUV matrix and range (its `Scaler::run` is whole
-//! frame in, whole frame out). This is the only module of the crate with `unsafe` code; every function
+//! frame in, whole frame out); a packet's discard flag. This is the only module of the crate with `unsafe` code; every function
 //! checks the invariants its FFI calls rely on before making them.
 //!
 //! A window is addressed the way libavfilter's `crop` filter hands a cropped frame to swscale: the plane
@@ -250,6 +250,15 @@ pub(crate) fn set_colour(scaler: &mut Scaler, colour: YuvColour) -> Result<(), S
     // does, the output table is the same one (it only matters for YUV output).
     let ret = unsafe { ffi::sws_setColorspaceDetails(ctx, coefficients, src_range, coefficients, dst_range, brightness, contrast, saturation) };
     if ret < 0 { Err(sws_error("sws_setColorspaceDetails", ret)) } else { Ok(()) }
+}
+
+/// Whether the demuxer flagged `packet` to be decoded but not shown (`AV_PKT_FLAG_DISCARD`): the samples an
+/// MP4/MOV edit list cuts from the start, kept because later frames reference them. ffmpeg-next's
+/// `Packet::flags` drops this bit.
+pub(crate) fn packet_discarded(packet: &ffmpeg::Packet) -> bool {
+    // SAFETY: `packet` wraps a valid AVPacket owned by ffmpeg-next; we read one int field.
+    let flags = unsafe { (*ffmpeg::packet::Ref::as_ptr(packet)).flags };
+    flags & ffi::AV_PKT_FLAG_DISCARD != 0
 }
 
 #[cfg(test)]

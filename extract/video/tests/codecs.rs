@@ -111,3 +111,52 @@ fn sparse_picks_decode_far_fewer_frames_than_the_video() {
     let stats = assert_frame_accurate(&path, &all);
     assert_eq!((stats.seeks, stats.passes), (0, 1), "{stats:?}");
 }
+
+/// The frame numbers of a bits clip as the ffmpeg CLI outputs them (`-f rawvideo -pix_fmt gray`).
+fn cli_bits(path: &std::path::Path) -> Vec<u64> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let len = (BITS_W * BITS_H) as usize;
+    out.stdout
+        .chunks_exact(len)
+        .map(|f| (0..8).map(|b| u64::from(f[32 * BITS_W as usize + 32 * b + 16] > 128) << b).sum())
+        .collect()
+}
+
+#[test]
+fn mp4_edit_list_frames_are_the_ones_the_cli_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_bits_clip(dir.path(), "src.mp4", 60, None, &["-c:v", "libx264", "-bf", "2", "-g", "10"]);
+    // A stream copy from 0.5 s keeps the GOP that starts at 0.4 s and writes an edit list that hides the
+    // frames before 0.5 s: they are demuxed (flagged discard) and decoded, but not shown.
+    let cut = dir.path().join("edit_list.mp4");
+    ffmpeg(&["-ss", "0.5", "-i", src.to_str().unwrap(), "-c", "copy", cut.to_str().unwrap()]);
+    let shown = cli_bits(&cut);
+    let pts = ffprobe_pts(&cut);
+    assert_eq!(shown.len(), pts.len());
+    let reader = VideoReader::open(&cut, &Default::default()).unwrap();
+    let n = reader.info().frame_count;
+    assert_eq!(n as usize, shown.len(), "frame count vs the CLI's output");
+    assert!(shown[0] > 10 && shown.len() < 50, "the edit list hides frames: {shown:?}");
+    // Every frame in order, then a few picks with seeking: frame k is the CLI's k-th, with ffprobe's pts.
+    for picks in [(0..n).collect::<Vec<_>>(), vec![0, 1, 9, n - 1]] {
+        let (_, clip, _) = decode_bits(&cut, &picks);
+        for (i, &k) in picks.iter().enumerate() {
+            assert_eq!(read_bits(&clip, i), shown[k as usize], "frame {k}");
+            assert_eq!(clip.source_indices[i], k);
+            assert!((clip.pts_seconds[i] - pts[k as usize]).abs() < 1e-6, "frame {k}: pts {} vs ffprobe {}", clip.pts_seconds[i], pts[k as usize]);
+        }
+    }
+    assert!(pts[0].abs() < 1e-6, "the first shown frame is at 0 s: {pts:?}");
+    // An edit list that delays the start (an empty edit) keeps every frame, shifted.
+    let delayed = dir.path().join("delayed.mp4");
+    ffmpeg(&["-itsoffset", "0.4", "-i", src.to_str().unwrap(), "-c", "copy", delayed.to_str().unwrap()]);
+    assert_eq!(cli_bits(&delayed), (0..60).collect::<Vec<_>>());
+    assert_frame_accurate(&delayed, &PICKS);
+    assert!((ffprobe_pts(&delayed)[0] - 0.4).abs() < 1e-6);
+}
