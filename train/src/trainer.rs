@@ -1,4 +1,4 @@
-//! Training and evaluation on a feature store (issue 8).
+//! Training and evaluation on a feature store, or online on raw videos (issue 8).
 
 pub mod checkpoint;
 pub mod config;
@@ -8,11 +8,14 @@ pub mod fit;
 pub mod metrics;
 pub mod mix;
 pub mod network;
+pub mod online;
 pub mod plot;
 pub mod schedule;
+pub mod source;
 
 pub use config::{HeadKind, TrainConfig, TrainSettings};
-pub use fit::{fit, load_run, ResolvedConfig, RunInfo};
+pub use fit::{fit, fit_online, load_run, ResolvedConfig, RunInfo};
+pub use online::OnlineSpec;
 pub use network::Network;
 
 /// A progress bar on a terminal; hidden otherwise (the trainer then logs through `tracing`).

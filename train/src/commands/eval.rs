@@ -12,6 +12,7 @@ use parquet::arrow::ArrowWriter;
 
 use crate::trainer::data::{videos_of_split, VideoClips};
 use crate::trainer::eval::{evaluate, Evaluation};
+use crate::trainer::source::eval_batches;
 use crate::trainer::fit::{open_store, text_head};
 use crate::trainer::HeadKind;
 use crate::trainer::{load_run, plot};
@@ -75,7 +76,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         HeadKind::Contrastive => (Some(text_head(&set, cfg.model.embed_dim, cfg.train.logit_scale, &device)?), set.classes.clone()),
     };
     let layers = cfg.model.selected_layers()?;
-    let ev = evaluate(&model.dist, &|v| model.logits(v, text.as_ref()), &reader, &videos, &layers, cfg.model.has_temporal(), args.batch_size, &device)?;
+    let batches = eval_batches(&reader, &videos, &layers, cfg.model.has_temporal(), args.batch_size, &device);
+    let ids: Vec<_> = videos.iter().map(|v| (v.video_id.clone(), v.label)).collect();
+    let batches = Box::new(batches.map(|b| b.map_err(anyhow::Error::from)));
+    let ev = evaluate(&model.dist, &|v| model.logits(v, text.as_ref()), batches, &ids)?;
 
     let name = match &args.labels {
         Some(l) => format!("eval-{}-{l}", args.split),

@@ -100,6 +100,13 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<Prediction> {
     let clip = dist_clip::load_model(&args.model, &device).with_context(|| format!("loading model {:?}", args.model))?;
     let (classes, text) = match (&args.labels, cfg.train.head) {
         (_, HeadKind::Linear) => (info.classes.clone(), None),
+        // An online run's targets: its class names through this text tower, with its templates.
+        (None, HeadKind::Contrastive) if info.online.is_some() => {
+            let templates = info.online.as_ref().map(|o| o.templates.clone()).unwrap_or_default();
+            let templates = if args.templates.is_empty() { templates } else { args.templates.clone() };
+            let head = embed_names(&clip, &info.classes, &templates, cfg.train.logit_scale)?;
+            (info.classes.clone(), Some(head))
+        }
         (None, HeadKind::Contrastive) => match info.label_set_of_store() {
             // The very targets the run trained with.
             Ok(set) => (set.classes.clone(), Some(text_head(&set, cfg.model.embed_dim, cfg.train.logit_scale, &device)?)),

@@ -61,6 +61,7 @@ pub struct Batch {
     /// `[B, 3, γT, H, W]` CLIP-normalised, or `[B, 1, 1, 1, 1]` zeros when the model reads no frames.
     pub frames: Tensor<5>,
     pub labels: Vec<usize>,
+    /// The store's clip ids (online: the manifest video index).
     pub clips: Vec<u64>,
 }
 

@@ -2,10 +2,9 @@
 //! top-1 / top-5 per video, per-class accuracy and the confusion matrix.
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor};
-use dist_store::Reader;
+use burn::tensor::Tensor;
 
-use super::data::{Batches, VideoClips};
+use super::source::{BatchIter, LabelledVideo};
 use crate::model::DistModel;
 
 /// Scores of every video of a split.
@@ -64,32 +63,25 @@ impl Evaluation {
     }
 }
 
-/// Evaluates `videos` (all their stored views) with a model on a plain (non-autodiff) device.
+/// Evaluates `videos` from `batches` (their test views, `Batch.labels` indexing `videos`) with a
+/// model on a plain (non-autodiff) device. Videos without a view (unreadable) are left out.
 ///
 /// `logits` maps video embeddings `[B, E]` to class scores `[B, K]`.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &DistModel,
     logits: &dyn Fn(Tensor<2>) -> anyhow::Result<Tensor<2>>,
-    reader: &Reader,
-    videos: &[VideoClips],
-    layers: &[usize],
-    frames: bool,
-    batch_size: usize,
-    device: &Device,
+    batches: BatchIter<'_>,
+    videos: &[LabelledVideo],
 ) -> anyhow::Result<Evaluation> {
-    let order: Vec<(u64, usize)> =
-        videos.iter().enumerate().flat_map(|(vi, v)| v.clips.iter().map(move |&c| (c, vi))).collect();
     let mut sums: Vec<Option<Vec<f32>>> = vec![None; videos.len()];
     let mut classes = 0;
-    for batch in Batches::new(reader, &order, layers, frames, batch_size, 2, 4 * batch_size, device) {
+    for batch in batches {
         let batch = batch?;
         let video = model.forward(&batch.taps, batch.frames)?;
         let probs = softmax(logits(video)?, 1);
         let [b, k] = probs.dims();
         classes = k;
         let probs: Vec<f32> = probs.into_data().convert::<f32>().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        // `labels` here carries the video index (see `order`).
         for (row, &vi) in batch.labels.iter().enumerate().take(b) {
             let p = &probs[row * k..(row + 1) * k];
             match &mut sums[vi] {
@@ -99,11 +91,7 @@ pub fn evaluate(
         }
     }
     Ok(Evaluation {
-        videos: videos
-            .iter()
-            .zip(sums)
-            .filter_map(|(v, s)| s.map(|s| (v.video_id.clone(), v.label, s)))
-            .collect(),
+        videos: videos.iter().zip(sums).filter_map(|((id, label), s)| s.map(|s| (id.clone(), *label, s))).collect(),
         classes,
     })
 }

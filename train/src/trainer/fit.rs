@@ -1,4 +1,5 @@
-//! `dist-train fit`: the training loop on cached features.
+//! `dist-train fit`: the training loop, on cached features ([`StoreSource`]) or `--online` on raw
+//! videos through the frozen encoder ([`OnlineSource`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,46 +14,108 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, TrainState};
-use super::config::{HeadKind, TrainConfig, TrainSettings};
-use super::data::{epoch_order, mix_seed, videos_of_split, Batches};
+use super::config::{HeadKind, TrainConfig};
+use super::data::mix_seed;
 use super::eval::evaluate;
 use super::metrics::{write_metrics, MetricRow};
 use super::mix;
 use super::network::Network;
+use super::online::{self, OnlineSource, OnlineSpec};
 use super::schedule::learning_rate;
+use super::source::{BatchSource, ClassTargets, StoreSource};
+use crate::frozen::FrozenEncoder;
 use crate::model::{mixup_targets, soft_target_cross_entropy, ContrastiveHead, DistConfig};
 use crate::tensor_io::StoredDtype;
 
 /// What a finished run records beside its weights (`RUN/run.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
-    pub store: PathBuf,
+    /// The feature store of a cached run (absent for `--online` runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<PathBuf>,
+    /// `--online`: the manifests (`SPLIT=FILE`), the frozen model and the class-name templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineInfo>,
     pub label_set: String,
     pub classes: Vec<String>,
     pub layers: Vec<usize>,
     pub train_videos: usize,
     pub val_videos: usize,
+    /// Videos skipped as unreadable (online mode).
+    #[serde(default)]
+    pub skipped_videos: usize,
     pub final_top1: Option<f64>,
     pub final_top5: Option<f64>,
     pub seconds: f64,
-    /// The store's metadata (encoder fingerprint, sampling, geometry), so `predict` can cut and
-    /// encode a new video as the store's clips were without the store. Absent in older runs.
+    /// Where the time of this process's training steps went.
+    #[serde(default)]
+    pub timing: Option<StepTiming>,
+    /// The store's metadata (encoder fingerprint, sampling, geometry; for an online run the ones its
+    /// clips would have in a store), so `predict` can cut and encode a new video as the training clips
+    /// were. Absent in older runs.
     #[serde(default)]
     pub store_meta: Option<StoreMeta>,
 }
 
+/// The inputs of an online run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OnlineInfo {
+    pub manifests: Vec<String>,
+    pub model: String,
+    pub templates: Vec<String>,
+}
+
+/// Training-step timing of one `fit` process (a resumed run counts its own steps only).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StepTiming {
+    pub steps: u64,
+    pub clips: u64,
+    /// Waiting for batches: reading a store, or (online) decoding plus the frozen encoder.
+    pub data_seconds: f64,
+    /// Mixing, forward, backward and the optimiser step.
+    pub train_seconds: f64,
+    /// Medians over steps of the same two parts.
+    pub median_data_seconds: f64,
+    pub median_train_seconds: f64,
+}
+
+impl StepTiming {
+    fn from_steps(steps: &[(f64, f64, usize)]) -> Self {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        Self {
+            steps: steps.len() as u64,
+            clips: steps.iter().map(|s| s.2 as u64).sum(),
+            data_seconds: steps.iter().map(|s| s.0).sum(),
+            train_seconds: steps.iter().map(|s| s.1).sum(),
+            median_data_seconds: median(steps.iter().map(|s| s.0).collect()),
+            median_train_seconds: median(steps.iter().map(|s| s.1).collect()),
+        }
+    }
+}
+
 impl RunInfo {
+    fn store_path(&self) -> anyhow::Result<&Path> {
+        self.store.as_deref().ok_or_else(|| anyhow::anyhow!("the run was trained --online, without a feature store"))
+    }
+
     /// The training store's metadata: recorded in the run, else read from the store.
     pub fn store_meta(&self) -> anyhow::Result<StoreMeta> {
         match &self.store_meta {
             Some(m) => Ok(m.clone()),
-            None => Ok(Store::open(&self.store).with_context(|| format!("opening the run's store {}", self.store.display()))?.meta().clone()),
+            None => {
+                let path = self.store_path()?;
+                Ok(Store::open(path).with_context(|| format!("opening the run's store {}", path.display()))?.meta().clone())
+            }
         }
     }
 
     /// The label set the run trained with, read from its store.
     pub fn label_set_of_store(&self) -> anyhow::Result<LabelSet> {
-        let store = Store::open(&self.store).with_context(|| format!("opening the run's store {}", self.store.display()))?;
+        let path = self.store_path()?;
+        let store = Store::open(path).with_context(|| format!("opening the run's store {}", path.display()))?;
         Ok(store.label_set(&self.label_set)?)
     }
 }
@@ -70,16 +133,6 @@ pub fn open_store(path: &Path, model: &DistConfig) -> anyhow::Result<Store> {
     Ok(Store::open_expecting(path, &Expect::new().layers(&layers))?)
 }
 
-/// The class names of the configured label set and, for the contrastive head, its text targets.
-fn class_targets(store: &Store, s: &TrainSettings, embed_dim: usize, device: &Device) -> anyhow::Result<(Option<ContrastiveHead>, Vec<String>)> {
-    let name = &s.label_set;
-    let set = store.label_set(name)?;
-    if s.head == HeadKind::Linear {
-        return Ok((None, set.classes));
-    }
-    Ok((Some(text_head(&set, embed_dim, s.logit_scale, device)?), set.classes))
-}
-
 /// `scale · cos(video, text)` against a label set's embeddings.
 pub fn text_head(set: &LabelSet, embed_dim: usize, scale: f64, device: &Device) -> anyhow::Result<ContrastiveHead> {
     anyhow::ensure!(
@@ -94,17 +147,62 @@ pub fn text_head(set: &LabelSet, embed_dim: usize, scale: f64, device: &Device) 
 
 /// Trains a model on `store` into `run`; with `resume`, continues from the newest checkpoint.
 pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> anyhow::Result<RunInfo> {
+    let s = &cfg.train;
+    let meta = Store::open(store_path).with_context(|| format!("opening {}", store_path.display()))?.meta().clone();
+    let model_cfg = cfg.model_for(&meta)?;
+    let source = StoreSource::open(store_path, &model_cfg, &s.val_split, s.loader_threads, s.prefetch)?;
+    let targets = ClassTargets::of_label_set(&source.store().label_set(&s.label_set)?, s.head == HeadKind::Contrastive);
+    let origin = Origin { store: Some(store_path.canonicalize().unwrap_or_else(|_| store_path.to_path_buf())), online: None };
+    train(&source, &targets, &model_cfg, cfg, run, resume, origin)
+}
+
+/// `fit --online`: trains on the manifests' videos, running the frozen encoder of `spec.model` on
+/// freshly augmented views every epoch; the same run outputs as [`fit`].
+pub fn fit_online(spec: &OnlineSpec, run: &Path, cfg: &TrainConfig, resume: bool) -> anyhow::Result<RunInfo> {
+    let s = &cfg.train;
+    let (clip, meta, sampling) = online::load(spec)?;
+    let model_cfg = cfg.model_for(&meta)?;
+    let targets = online::class_targets(spec, &clip, s.head)?;
+    let encoder = FrozenEncoder::new(clip, model_cfg.selected_layers()?, meta)?;
+    let source = OnlineSource::new(
+        spec,
+        encoder,
+        sampling,
+        targets.classes.len(),
+        &s.val_split,
+        model_cfg.has_temporal(),
+        s.loader_threads,
+        s.prefetch,
+    )?;
+    let online = OnlineInfo { manifests: spec.data.manifest.clone(), model: spec.model.clone(), templates: spec.templates.clone() };
+    train(&source, &targets, &model_cfg, cfg, run, resume, Origin { store: None, online: Some(online) })
+}
+
+/// Where the clips came from, for `run.json`.
+struct Origin {
+    store: Option<PathBuf>,
+    online: Option<OnlineInfo>,
+}
+
+/// The training loop over a batch source: schedule, Mixup/CutMix, AdamW, periodic validation,
+/// a checkpoint and the metrics table after every epoch, then the final weights, `run.json` and
+/// the curves.
+fn train(
+    source: &dyn BatchSource,
+    targets: &ClassTargets,
+    model_cfg: &DistConfig,
+    cfg: &TrainConfig,
+    run: &Path,
+    resume: bool,
+    origin: Origin,
+) -> anyhow::Result<RunInfo> {
     let start = Instant::now();
     let s = &cfg.train;
-    let meta_store = Store::open(store_path).with_context(|| format!("opening {}", store_path.display()))?;
-    let model_cfg = cfg.model_for(meta_store.meta())?;
-    let store = open_store(store_path, &model_cfg)?;
+    let meta = source.meta().clone();
     let layers = model_cfg.selected_layers()?;
     let frames_used = model_cfg.has_temporal();
-    let reader = store.reader()?;
-    let train = videos_of_split(&reader, "train");
-    let val = videos_of_split(&reader, &s.val_split);
-    anyhow::ensure!(!train.is_empty(), "the store has no labelled training clips");
+    let (train_videos, val) = (source.train_videos(), source.val_videos());
+    anyhow::ensure!(!train_videos.is_empty(), "no labelled training videos");
     std::fs::create_dir_all(run)?;
     let resolved = ResolvedConfig { model: model_cfg.clone(), train: s.clone() };
     std::fs::write(run.join("config.toml"), toml::to_string(&resolved)?)?;
@@ -112,12 +210,13 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     device.seed(s.seed);
-    let (text, classes) = class_targets(&store, s, model_cfg.embed_dim, &device)?;
-    let (text_plain, _) = class_targets(&store, s, model_cfg.embed_dim, &plain)?;
-    if let Some(bad) = train.iter().chain(&val).find(|v| v.label >= classes.len()) {
-        anyhow::bail!("video {} has label {} but label set {:?} has {} classes", bad.video_id, bad.label, s.label_set, classes.len());
+    let classes = targets.classes.clone();
+    let text = targets.head(model_cfg.embed_dim, s.logit_scale, &device)?;
+    let text_plain = targets.head(model_cfg.embed_dim, s.logit_scale, &plain)?;
+    if let Some((id, label)) = train_videos.iter().chain(val).find(|v| v.1 >= classes.len()) {
+        anyhow::bail!("video {id} has label {label} but label set {:?} has {} classes", s.label_set, classes.len());
     }
-    let mut model = Network::init(&model_cfg, s.head, classes.len(), &device)?;
+    let mut model = Network::init(model_cfg, s.head, classes.len(), &device)?;
     let mut state = TrainState {
         epochs_done: 0,
         step: 0,
@@ -138,22 +237,27 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
         tracing::info!(epochs_done = state.epochs_done, step = state.step, "resumed from {}", dir.display());
     }
 
-    let steps_per_epoch = train.len().div_ceil(s.batch_size);
+    let steps_per_epoch = train_videos.len().div_ceil(s.batch_size);
     let total = (s.epochs * steps_per_epoch) as u64;
     let bar = crate::trainer::progress_bar(total, state.step);
-    let side = model_cfg_side(&store);
+    let side = meta.preprocessing.crop / meta.encoder.patch_size;
+    // Per step: seconds waiting for the batch, seconds training on it, clips.
+    let mut step_times: Vec<(f64, f64, usize)> = Vec::new();
     for epoch in state.epochs_done..s.epochs {
-        let order = epoch_order(&train, s.seed, epoch);
         let t0 = Instant::now();
         let mut clips_seen = 0usize;
-        for batch in Batches::new(&reader, &order, &layers, frames_used, s.batch_size, s.loader_threads, s.prefetch, &device) {
+        let mut batches = source.train_epoch(epoch, s.seed, s.batch_size, &device);
+        loop {
+            let t_data = Instant::now();
+            let Some(batch) = batches.next() else { break };
             let mut batch = batch?;
+            let (data_s, t_train) = (t_data.elapsed().as_secs_f64(), Instant::now());
             let step = state.step;
             let e = step as f64 / steps_per_epoch as f64;
             let lr = learning_rate(s.peak_lr(), e, s.epochs as f64, s.warmup_epochs, s.warmup_start_factor);
             let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(s.seed ^ 0x6d69_7875_70, step));
             let m = mix::draw(&mut rng, s, side);
-            mix::apply(&mut batch, m, store.meta().encoder.patch_size, frames_used, &device);
+            mix::apply(&mut batch, m, meta.encoder.patch_size, frames_used, &device);
             let targets = mixup_targets(&batch.labels, classes.len(), m.lambda(), s.label_smoothing, &device);
             let logits = model.logits(model.dist.forward(&batch.taps, batch.frames)?, text.as_ref())?;
             let loss = soft_target_cross_entropy(logits, targets);
@@ -162,6 +266,7 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             clips_seen += batch.labels.len();
+            step_times.push((data_s, t_train.elapsed().as_secs_f64(), batch.labels.len()));
             state.step += 1;
             state.metrics.push(MetricRow {
                 step: state.step,
@@ -175,11 +280,13 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
             bar.set_position(state.step);
             bar.set_message(format!("epoch {} loss {loss_value:.4} lr {lr:.2e}", epoch + 1));
         }
+        drop(batches);
+        anyhow::ensure!(clips_seen > 0, "epoch {}: no training clip could be read", epoch + 1);
         state.epochs_done = epoch + 1;
         let last = epoch + 1 == s.epochs;
         if !val.is_empty() && (last || (s.eval_every > 0 && (epoch + 1) % s.eval_every == 0)) {
             let valid = model.valid();
-            let ev = evaluate(&valid.dist, &|v| valid.logits(v, text_plain.as_ref()), &reader, &val, &layers, frames_used, s.batch_size, &plain)?;
+            let ev = evaluate(&valid.dist, &|v| valid.logits(v, text_plain.as_ref()), source.val_batches(s.batch_size, &plain), val)?;
             tracing::info!(epoch = epoch + 1, top1 = ev.top1(), top5 = ev.top5(), "validation on {} videos", ev.videos.len());
             state.metrics.push(MetricRow {
                 step: state.step,
@@ -197,28 +304,31 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
     bar.finish_and_clear();
     model.save_safetensors(&run.join("model.safetensors"), StoredDtype::F32)?;
     write_metrics(&run.join("metrics.parquet"), &state.metrics)?;
+    let skipped_videos = source.skipped_videos();
+    if skipped_videos > 0 {
+        tracing::warn!("{skipped_videos} unreadable videos were skipped (listed in the warnings above)");
+    }
     let last_eval = state.metrics.iter().rev().find(|r| r.top1.is_finite());
     let info = RunInfo {
-        store: store_path.canonicalize().unwrap_or_else(|_| store_path.to_path_buf()),
+        store: origin.store,
+        online: origin.online,
         label_set: s.label_set.clone(),
         classes,
         layers,
-        train_videos: train.len(),
+        train_videos: train_videos.len(),
         val_videos: val.len(),
+        skipped_videos,
         final_top1: last_eval.map(|r| r.top1),
         final_top5: last_eval.map(|r| r.top5),
         seconds: start.elapsed().as_secs_f64(),
-        store_meta: Some(store.meta().clone()),
+        timing: (!step_times.is_empty()).then(|| StepTiming::from_steps(&step_times)),
+        store_meta: Some(meta),
     };
     std::fs::write(run.join("run.json"), serde_json::to_vec_pretty(&info)?)?;
     if let Err(e) = super::plot::training_curves(&run.join("curves.png"), &state.metrics) {
         tracing::warn!("could not draw curves.png: {e:#}");
     }
     Ok(info)
-}
-
-fn model_cfg_side(store: &Store) -> usize {
-    store.meta().preprocessing.crop / store.meta().encoder.patch_size
 }
 
 /// Loads a finished run's model (on a plain device) for evaluation.
