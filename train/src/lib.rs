@@ -5,6 +5,7 @@
 //! - [`frozen`]: decode + frozen CLIP on raw videos (`predict`).
 //! - [`tensor_io`]: safetensors / `.npy` tensors on the host.
 
+pub mod bench;
 pub mod commands;
 pub mod error;
 pub mod frozen;

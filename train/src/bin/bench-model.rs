@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Distribution, Tensor};
 use clap::{Parser, ValueEnum};
+use dist_train::bench::peak_rss_mib;
 use dist_train::model::DistConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,16 +40,6 @@ struct Args {
     /// Python with torch, to time `train/bench/torch_dist.py` in the same run.
     #[arg(long)]
     python: Option<String>,
-}
-
-/// Peak resident set size of this process, in MiB (`VmHWM`).
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn run_mode(args: &Args) {
