@@ -38,6 +38,7 @@ mod manifest;
 mod scene;
 mod shape;
 mod split;
+mod stills;
 mod tracks;
 
 pub use canvas::Frame;
@@ -51,3 +52,4 @@ pub use manifest::write_metadata;
 pub use scene::{Clip, SceneConfig};
 pub use shape::ShapeKind;
 pub use split::{assign, Split, SplitFractions};
+pub use stills::{render_still, still_captions, StillConfig, STILL_COLOURS, STILL_SHAPES};

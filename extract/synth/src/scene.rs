@@ -161,7 +161,7 @@ pub(crate) fn random_color<R: Rng>(rng: &mut R) -> Rgb {
 }
 
 /// A standard normal sample (Box-Muller; `rand` 0.9 has no normal distribution without `rand_distr`).
-fn standard_normal<R: Rng>(rng: &mut R) -> f32 {
+pub(crate) fn standard_normal<R: Rng>(rng: &mut R) -> f32 {
     let u1: f32 = 1.0 - rng.random::<f32>(); // (0, 1]: ln is finite
     let u2: f32 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
