@@ -33,6 +33,8 @@ pub enum Command {
     Status(commands::status::Args),
     /// Generate the synthetic time-reversal benchmark (videos, manifests, class names).
     Synth(commands::synth::Args),
+    /// Pretrain the built-in tiny CLIP's vision tower on captioned synthetic stills.
+    PretrainTiny(commands::pretrain_tiny::Args),
 }
 
 impl Cli {
@@ -50,6 +52,7 @@ impl Cli {
             Command::Scan(args) => args.run(),
             Command::Status(args) => args.run(),
             Command::Synth(args) => commands::synth::run(&args),
+            Command::PretrainTiny(args) => args.run(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod encode_frames;
 pub mod encode_text;
 pub mod inspect_model;
 pub mod manifest_args;
+pub mod pretrain_tiny;
 pub mod run;
 pub mod scan;
 pub mod status;

@@ -1,5 +1,10 @@
 //! Builtin models with deterministic random weights, for demos, tests and benchmarks.
 //!
+//! `builtin:tiny` is the exception: its vision tower is `builtin:tiny-random`'s after contrastive
+//! pretraining on captioned synthetic stills (`crate::pretrain`, run by `dist-extract
+//! pretrain-tiny`), shipped in `assets/tiny-vision.safetensors`, so its image features say what a
+//! frame shows; its text tower is the random one the pretraining aligned the images to.
+//!
 //! Init follows open_clip's `initialize_parameters` (OpenAI's): class token and positions `N(0, C^-1/2)`,
 //! attention in-projection `N(0, C^-1/2)`, out-projection and MLP output `N(0, C^-1/2 (2L)^-1/2)`, MLP
 //! input `N(0, (2C)^-1/2)`, token embedding `N(0, 0.02)`, text positions `N(0, 0.01)`, projections
@@ -20,8 +25,9 @@ use crate::weights::{
 pub const BUILTIN_SEED: u64 = 0x0D15_7C11;
 
 /// Builtin names accepted after `builtin:`.
-pub const BUILTIN_NAMES: [&str; 5] = [
+pub const BUILTIN_NAMES: [&str; 6] = [
     "tiny",
+    "tiny-random",
     "vit-b32-random",
     "vit-b16-random",
     "vit-l14-random",
@@ -32,13 +38,30 @@ pub const BUILTIN_NAMES: [&str; 5] = [
 #[must_use]
 pub fn builtin_config(name: &str) -> Option<ClipConfig> {
     match name {
-        "tiny" => Some(ClipConfig::tiny()),
+        "tiny" | "tiny-random" => Some(ClipConfig::tiny()),
         "vit-b32-random" => Some(ClipConfig::vit_b32()),
         "vit-b16-random" => Some(ClipConfig::vit_b16()),
         "vit-l14-random" => Some(ClipConfig::vit_l14()),
         "vit-l14-336-random" => Some(ClipConfig::vit_l14_336()),
         _ => None,
     }
+}
+
+/// The pretrained vision tower of `builtin:tiny` (see the module docs; docs/clip.md says how to
+/// regenerate it).
+const TINY_VISION: &[u8] = include_bytes!("../assets/tiny-vision.safetensors");
+
+/// The weights of builtin `name` (a name [`builtin_config`] knows).
+///
+/// # Errors
+/// When the embedded pretrained file does not fit the architecture (a build from a broken asset).
+pub(crate) fn builtin_weights(name: &str, config: &ClipConfig) -> crate::error::Result<ClipWeights> {
+    let mut weights = random_weights(config, BUILTIN_SEED);
+    if name == "tiny" {
+        let label = std::path::Path::new("builtin:tiny (assets/tiny-vision.safetensors)");
+        weights.vision = crate::vision_file::decode(label, TINY_VISION.to_vec(), &config.vision)?;
+    }
+    Ok(weights)
 }
 
 /// One tensor to generate: shape and standard deviation (0 = zeros, `None` = ones).

@@ -122,6 +122,11 @@ impl TensorFile {
         fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(io)?;
+        Self::from_bytes(path, bytes)
+    }
+
+    /// A safetensors file already in memory; `path` names it in errors.
+    pub(crate) fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self> {
         let (header_len, metadata) =
             SafeTensors::read_metadata(&bytes).map_err(|e| ClipError::NotACheckpoint {
                 path: path.to_path_buf(),

@@ -3,6 +3,7 @@
 //! Tokens stay `[B, N, C]` between blocks; inside a block they are viewed as a `[B·N, C]` matrix so every
 //! projection is one GEMM against a `[in, out]` weight.
 
+use burn::module::{Module, Param};
 use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::module::{attention, layer_norm};
 use burn::tensor::ops::AttentionModuleOptions;
@@ -21,18 +22,43 @@ pub(crate) fn upload<const D: usize>(t: &HostTensor, device: &Device, dtype: DTy
     }
 }
 
+/// Like [`upload`], as a parameter (trainable on an autodiff device, see `crate::pretrain`).
+pub(crate) fn param<const D: usize>(t: &HostTensor, device: &Device, dtype: DType) -> Param<Tensor<D>> {
+    Param::from_tensor(upload(t, device, dtype))
+}
+
+/// A device tensor back on the host in f32 (the inverse of [`upload`]).
+pub(crate) fn download<const D: usize>(t: &Param<Tensor<D>>) -> HostTensor {
+    let t = t.val();
+    let shape = t.dims().to_vec();
+    let data = t
+        .cast(DType::F32)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("an f32 tensor converts to f32 values");
+    HostTensor::new(shape, data)
+}
+
 /// `x @ W + b` with `W` stored `[in, out]`.
-#[derive(Debug, Clone)]
+#[derive(Module, Debug)]
 pub(crate) struct Linear {
-    weight: Tensor<2>,
-    bias: Option<Tensor<1>>,
+    weight: Param<Tensor<2>>,
+    bias: Option<Param<Tensor<1>>>,
 }
 
 impl Linear {
     pub(crate) fn new(w: &LinearWeights, device: &Device, dtype: DType) -> Self {
         Self {
-            weight: upload(&w.weight, device, dtype),
-            bias: w.bias.as_ref().map(|b| upload(b, device, dtype)),
+            weight: param(&w.weight, device, dtype),
+            bias: w.bias.as_ref().map(|b| param(b, device, dtype)),
+        }
+    }
+
+    pub(crate) fn host(&self) -> LinearWeights {
+        LinearWeights {
+            weight: download(&self.weight),
+            bias: self.bias.as_ref().map(download),
         }
     }
 
@@ -40,28 +66,36 @@ impl Linear {
     /// - x: `[rows, in]`
     /// - output: `[rows, out]`
     pub(crate) fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let y = x.matmul(self.weight.clone());
+        let y = x.matmul(self.weight.val());
         match &self.bias {
-            Some(b) => y + b.clone().unsqueeze_dim::<2>(0),
+            Some(b) => y + b.val().unsqueeze_dim::<2>(0),
             None => y,
         }
     }
 }
 
 /// LayerNorm over the last dimension.
-#[derive(Debug, Clone)]
+#[derive(Module, Debug)]
 pub(crate) struct LayerNorm {
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
+    gamma: Param<Tensor<1>>,
+    beta: Param<Tensor<1>>,
+    #[module(skip)]
     eps: f64,
 }
 
 impl LayerNorm {
     pub(crate) fn new(w: &NormWeights, eps: f64, device: &Device, dtype: DType) -> Self {
         Self {
-            gamma: upload(&w.weight, device, dtype),
-            beta: upload(&w.bias, device, dtype),
+            gamma: param(&w.weight, device, dtype),
+            beta: param(&w.bias, device, dtype),
             eps,
+        }
+    }
+
+    pub(crate) fn host(&self) -> NormWeights {
+        NormWeights {
+            weight: download(&self.gamma),
+            bias: download(&self.beta),
         }
     }
 
@@ -69,7 +103,7 @@ impl LayerNorm {
     /// - x: `[..., C]`
     /// - output: same as x
     pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        layer_norm(x, self.gamma.clone(), Some(self.beta.clone()), self.eps)
+        layer_norm(x, self.gamma.val(), Some(self.beta.val()), self.eps)
     }
 }
 
@@ -84,8 +118,9 @@ pub(crate) struct BlockConfig {
 }
 
 /// `x = x + attn(ln_1 x); x = x + mlp(ln_2 x)`, as in OpenAI's `ResidualAttentionBlock`.
-#[derive(Debug, Clone)]
+#[derive(Module, Debug)]
 pub(crate) struct ResidualBlock {
+    #[module(skip)]
     config: BlockConfig,
     ln_1: LayerNorm,
     qkv: Linear,
@@ -110,6 +145,17 @@ impl ResidualBlock {
             ln_2: LayerNorm::new(&w.ln_2, config.eps, device, dtype),
             fc1: Linear::new(&w.fc1, device, dtype),
             fc2: Linear::new(&w.fc2, device, dtype),
+        }
+    }
+
+    pub(crate) fn host(&self) -> BlockWeights {
+        BlockWeights {
+            ln_1: self.ln_1.host(),
+            qkv: self.qkv.host(),
+            out_proj: self.out_proj.host(),
+            ln_2: self.ln_2.host(),
+            fc1: self.fc1.host(),
+            fc2: self.fc2.host(),
         }
     }
 

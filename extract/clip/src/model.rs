@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::tensor::{DType, Device};
 use serde::{Deserialize, Serialize};
 
-use crate::builtin::{builtin_config, random_weights, BUILTIN_NAMES, BUILTIN_SEED};
+use crate::builtin::{builtin_config, builtin_weights, BUILTIN_NAMES};
 use crate::checkpoint::{load_path, Layout};
 use crate::config::ClipConfig;
 use crate::error::{ClipError, Result};
@@ -124,6 +124,27 @@ impl ClipModel {
     }
 }
 
+/// Loads builtin `spec` (`builtin:<name>`) in f32 with its vision tower read from `vision_file`, a
+/// file written by [`crate::pretrain_vision`]: how `dist-extract pretrain-tiny` checks a freshly
+/// pretrained tower before it is embedded as `builtin:tiny`.
+///
+/// # Errors
+/// [`ClipError::UnknownSpec`] for a spec that is not a builtin; [`ClipError::Io`] and the shape
+/// errors of the file.
+pub fn load_model_with_vision_file(spec: &str, vision_file: &Path, device: &Device) -> Result<ClipModel> {
+    let name = spec.strip_prefix("builtin:").unwrap_or_default();
+    let config = builtin_config(name).ok_or_else(|| ClipError::UnknownSpec {
+        spec: spec.to_string(),
+        reason: "a vision file can only replace a builtin's vision tower".into(),
+    })?;
+    let mut weights = builtin_weights(name, &config)?;
+    let bytes = std::fs::read(vision_file).map_err(|source| ClipError::Io { path: vision_file.to_path_buf(), source })?;
+    weights.vision = crate::vision_file::decode(vision_file, bytes, &config.vision)?;
+    let sha = weights.content_sha256();
+    let source = ModelSource::Builtin(format!("{name}+{}", vision_file.display()));
+    Ok(ClipModel::from_weights(&weights, sha, source, device, DType::F32))
+}
+
 /// Loads a model in f32. See [`load_model_with`].
 ///
 /// # Errors
@@ -155,7 +176,7 @@ pub fn load_model_with(spec: &str, device: &Device, dtype: DType) -> Result<Clip
                 BUILTIN_NAMES.map(|n| format!("builtin:{n}")).join(", ")
             ),
         })?;
-        let weights = random_weights(&config, BUILTIN_SEED);
+        let weights = builtin_weights(name, &config)?;
         let sha = weights.content_sha256();
         return Ok(ClipModel::from_weights(
             &weights,

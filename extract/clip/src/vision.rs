@@ -3,11 +3,12 @@
 //! (<https://github.com/huggingface/transformers/blob/main/src/transformers/models/clip/modeling_clip.py>,
 //! `CLIPVisionTransformer`).
 
+use burn::module::{Module, Param};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::config::VisionConfig;
 use crate::error::{ClipError, Result};
-use crate::layers::{upload, BlockConfig, LayerNorm, ResidualBlock};
+use crate::layers::{download, param, upload, BlockConfig, LayerNorm, ResidualBlock};
 use crate::pos_embed::resize_positions;
 use crate::weights::{HostTensor, VisionWeights};
 
@@ -24,26 +25,36 @@ pub struct VisionOutput {
 }
 
 /// The frozen CLIP ViT.
-#[derive(Debug, Clone)]
+///
+/// A burn [`Module`] so that the builtin tiny model can be pretrained (`crate::pretrain`); loaded
+/// checkpoints are only ever run forward.
+#[derive(Module, Debug)]
 pub struct VisionTower {
+    #[module(skip)]
     config: VisionConfig,
-    device: Device,
+    /// Not named `device`: burn's `Module` derive uses that name in its generated methods.
+    #[module(skip)]
+    home: Device,
+    #[module(skip)]
     dtype: DType,
+    #[module(skip)]
     mean: [f32; 3],
+    #[module(skip)]
     std: [f32; 3],
     /// `[3·p·p, C]`.
-    patch: Tensor<2>,
+    patch: Param<Tensor<2>>,
     /// `[C]`.
-    class_embedding: Tensor<1>,
+    class_embedding: Param<Tensor<1>>,
     /// `[1 + g·g, C]` on the host, resampled for other input sizes.
+    #[module(skip)]
     positions_host: HostTensor,
     /// `[1 + g·g, C]`.
-    positions: Tensor<2>,
+    positions: Param<Tensor<2>>,
     ln_pre: LayerNorm,
     blocks: Vec<ResidualBlock>,
     ln_post: LayerNorm,
     /// `[C, E]`.
-    projection: Option<Tensor<2>>,
+    projection: Option<Param<Tensor<2>>>,
 }
 
 impl VisionTower {
@@ -61,14 +72,14 @@ impl VisionTower {
             causal: false,
         };
         Self {
-            device: device.clone(),
+            home: device.clone(),
             dtype,
             mean: norm.0,
             std: norm.1,
-            patch: upload(&w.patch, device, dtype),
-            class_embedding: upload(&w.class_embedding, device, dtype),
+            patch: param(&w.patch, device, dtype),
+            class_embedding: param(&w.class_embedding, device, dtype),
             positions_host: w.positions.clone(),
-            positions: upload(&w.positions, device, dtype),
+            positions: param(&w.positions, device, dtype),
             ln_pre: LayerNorm::new(&w.ln_pre, config.layer_norm_eps, device, dtype),
             blocks: w
                 .blocks
@@ -76,8 +87,21 @@ impl VisionTower {
                 .map(|b| ResidualBlock::new(b, block, device, dtype))
                 .collect(),
             ln_post: LayerNorm::new(&w.ln_post, config.layer_norm_eps, device, dtype),
-            projection: w.projection.as_ref().map(|p| upload(p, device, dtype)),
+            projection: w.projection.as_ref().map(|p| param(p, device, dtype)),
             config,
+        }
+    }
+
+    /// The current weights on the host, in f32 (what [`Self::new`] was built from, after training).
+    pub(crate) fn host_weights(&self) -> VisionWeights {
+        VisionWeights {
+            patch: download(&self.patch),
+            class_embedding: download(&self.class_embedding),
+            positions: download(&self.positions),
+            ln_pre: self.ln_pre.host(),
+            blocks: self.blocks.iter().map(ResidualBlock::host).collect(),
+            ln_post: self.ln_post.host(),
+            projection: self.projection.as_ref().map(download),
         }
     }
 
@@ -96,7 +120,7 @@ impl VisionTower {
     /// The device the weights live on.
     #[must_use]
     pub fn device(&self) -> &Device {
-        &self.device
+        &self.home
     }
 
     /// Pixel mean and std the checkpoint was trained with.
@@ -193,7 +217,7 @@ impl VisionTower {
         }
         Ok(Tensor::<4>::from_data(
             TensorData::new(out, [b, 3, h, w]),
-            &self.device,
+            &self.home,
         ))
     }
 
@@ -228,10 +252,10 @@ impl VisionTower {
             .reshape([b, 3, gh, p, gw, p])
             .permute([0, 2, 4, 1, 3, 5]) // [B, gh, gw, 3, p, p]
             .reshape([b * gh * gw, 3 * p * p]);
-        let tokens = patches.matmul(self.patch.clone()).reshape([b, gh * gw, c]); // [B, gh·gw, C]
+        let tokens = patches.matmul(self.patch.val()).reshape([b, gh * gw, c]); // [B, gh·gw, C]
         let cls = self
             .class_embedding
-            .clone()
+            .val()
             .reshape([1, 1, c])
             .expand([b, 1, c]);
         let positions = self.positions_for(gh, gw);
@@ -243,7 +267,7 @@ impl VisionTower {
     fn positions_for(&self, gh: usize, gw: usize) -> Tensor<2> {
         let grid = self.config.grid();
         if gh == grid && gw == grid {
-            return self.positions.clone();
+            return self.positions.val();
         }
         tracing::debug!(
             from = grid,
@@ -253,7 +277,7 @@ impl VisionTower {
         );
         upload(
             &resize_positions(&self.positions_host, grid, gh, gw),
-            &self.device,
+            &self.home,
             self.dtype,
         )
     }
@@ -267,7 +291,7 @@ impl VisionTower {
         let [b, _, c] = last.dims();
         let pooled = self.ln_post.forward(last.narrow(1, 0, 1).reshape([b, c]));
         let embeds = match &self.projection {
-            Some(p) => pooled.clone().matmul(p.clone()),
+            Some(p) => pooled.clone().matmul(p.val()),
             None => pooled.clone(),
         };
         (self.to_f32(pooled), self.to_f32(embeds))
