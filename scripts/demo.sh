@@ -4,7 +4,7 @@
 #
 #   scripts/demo.sh [--quick] [--out DIR]
 #
-# --quick: fewer clips and epochs (the version a test can run). See docs/demo.md.
+# --quick: fewer clips and epochs (the version tests/tests/demo.rs runs). See docs/demo.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,10 +20,10 @@ while (($#)); do
 done
 
 if ((QUICK)); then
-  CLIPS_PER_CLASS=${DEMO_CLIPS_PER_CLASS:-10}
+  CLIPS_PER_CLASS=${DEMO_CLIPS_PER_CLASS:-20}
   EPOCHS=${DEMO_EPOCHS:-15}
 else
-  CLIPS_PER_CLASS=${DEMO_CLIPS_PER_CLASS:-20}
+  CLIPS_PER_CLASS=${DEMO_CLIPS_PER_CLASS:-30}
   EPOCHS=${DEMO_EPOCHS:-20}
 fi
 SEED=${DEMO_SEED:-1}

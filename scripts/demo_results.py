@@ -11,13 +11,20 @@ and computes:
   every class that is; when neither class of the pair is in the top 5 the video counts as half right
   (a coin flip) and is counted in `pair_missing`;
 - control_top1: top-1 accuracy over the control (spatial) videos.
-Prints a table and writes {"models": {NAME: {...}}}.
+Prints a table and writes {"models": {NAME: {...}}}, plus two plots beside OUT_JSON:
+curves.png (every model's training loss and validation top-1 from RUN_DIR/metrics.parquet) and
+accuracy.png (test top-1, sense per family and control accuracy as grouped bars).
 """
 
 import json
+import os
 import sys
 from collections import defaultdict
 
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
 import pandas as pd
 
 PAIRED = ["translate", "rotate", "approach", "event_order"]
@@ -70,17 +77,58 @@ def percent(x: float | None, width: int) -> str:
     return f"{'-':>{width}}" if x is None else f"{100 * x:>{width}.1f}"
 
 
+def plot_curves(path: str, runs: dict[str, str]) -> None:
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, run in runs.items():
+        m = pd.read_parquet(f"{run}/metrics.parquet")
+        train = m[m["loss"].notna()]
+        # One point per epoch keeps the curves readable: the mean loss of its steps.
+        per_epoch = train.groupby(train["epoch"].apply(lambda e: int(e - 1e-9) + 1))["loss"].mean()
+        loss_ax.plot(per_epoch.index, per_epoch.values, label=name)
+        val = m[m["top1"].notna()]
+        acc_ax.plot(val["epoch"], 100 * val["top1"], marker="o", label=name)
+    loss_ax.set(title="training loss (mean per epoch)", xlabel="epoch", ylabel="soft-target cross-entropy")
+    acc_ax.set(title="validation top-1", xlabel="epoch", ylabel="%", ylim=(0, 100))
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_accuracy(path: str, models: dict[str, dict]) -> None:
+    groups = ["top1"] + PAIRED + ["control"]
+    fig, ax = plt.subplots(figsize=(11, 4))
+    width = 0.8 / max(len(models), 1)
+    for i, (name, m) in enumerate(models.items()):
+        values = [m["top1"]] + [m["sense"][f] for f in PAIRED] + [m["control_top1"]]
+        xs = [g + i * width for g in range(len(groups))]
+        ax.bar(xs, [100 * (v or 0) for v in values], width, label=name)
+    ax.axhline(50, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks([g + width * (len(models) - 1) / 2 for g in range(len(groups))])
+    ax.set_xticklabels(["top-1"] + [f"sense: {f}" for f in PAIRED] + ["control top-1"])
+    ax.set(ylabel="test accuracy (%)", ylim=(0, 105), title="test split (dashed: chance of a sense)")
+    ax.legend(ncol=len(models), fontsize="small", loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     synth_dir, out_json, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
     with open(f"{synth_dir}/families.json") as f:
         families = json.load(f)
     models = {}
-    for spec in runs:
-        name, run = spec.split("=", 1)
+    run_dirs = dict(spec.split("=", 1) for spec in runs)
+    for name, run in run_dirs.items():
         predictions = pd.read_parquet(f"{run}/eval-test/predictions.parquet")
         models[name] = score_run(predictions, families)
     with open(out_json, "w") as f:
         json.dump({"models": models}, f, indent=2)
+    out_dir = os.path.dirname(out_json) or "."
+    plot_curves(os.path.join(out_dir, "curves.png"), run_dirs)
+    plot_accuracy(os.path.join(out_dir, "accuracy.png"), models)
 
     header = f"{'model':<18}{'top1':>7}" + "".join(f"{fam:>13}" for fam in PAIRED) + f"{'control':>9}"
     print("test accuracy (%); the family columns are sense-within-family (clip vs its reversal)")
@@ -88,7 +136,7 @@ def main() -> None:
     for name, m in models.items():
         cells = "".join(percent(m["sense"][fam], 13) for fam in PAIRED)
         print(f"{name:<18}{percent(m['top1'], 7)}{cells}{percent(m['control_top1'], 9)}")
-    print(f"wrote {out_json}")
+    print(f"wrote {out_json}, {out_dir}/curves.png and {out_dir}/accuracy.png")
 
 
 if __name__ == "__main__":

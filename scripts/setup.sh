@@ -27,7 +27,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   }
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import zarr, pandas, pyarrow, numpy" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import zarr, pandas, pyarrow, numpy, matplotlib" 2>/dev/null; then
   echo "setup: creating .venv with the Python test clients"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
