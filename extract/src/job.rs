@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod labels;
+pub mod meta;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

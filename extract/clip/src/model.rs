@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::tensor::{DType, Device};
 use serde::{Deserialize, Serialize};
 
-use crate::builtin::{builtin_config, builtin_weights, BUILTIN_NAMES};
+use crate::builtin::{builtin_config, builtin_weights, random_weights, BUILTIN_NAMES, BUILTIN_SEED};
 use crate::checkpoint::{load_path, Layout};
 use crate::config::ClipConfig;
 use crate::error::{ClipError, Result};
@@ -137,7 +137,8 @@ pub fn load_model_with_vision_file(spec: &str, vision_file: &Path, device: &Devi
         spec: spec.to_string(),
         reason: "a vision file can only replace a builtin's vision tower".into(),
     })?;
-    let mut weights = builtin_weights(name, &config)?;
+    // The vision tower is replaced whole, so start from the random weights (not the embedded file).
+    let mut weights = random_weights(&config, BUILTIN_SEED);
     let bytes = std::fs::read(vision_file).map_err(|source| ClipError::Io { path: vision_file.to_path_buf(), source })?;
     weights.vision = crate::vision_file::decode(vision_file, bytes, &config.vision)?;
     let sha = weights.content_sha256();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use dist_store::{default_clips_per_shard, ElementType, EncoderFingerprint, Preprocessing, Sampling, Store, StoreMeta};
+use dist_store::{default_clips_per_shard, ElementType, Store, StoreMeta};
 
 use crate::commands::common::ModelArgs;
 use crate::commands::manifest_args::ManifestArgs;
@@ -128,37 +128,9 @@ impl Args {
         let plan = Plan::new(entries, &cfg.sampling, per_shard);
         let meta = StoreMeta {
             format_version: dist_store::FORMAT_VERSION,
-            encoder: EncoderFingerprint {
-                architecture: fp.architecture.clone(),
-                name: self.model.model.clone(),
-                image_size: fp.image_size,
-                patch_size: fp.patch_size,
-                width: fp.width,
-                layers: fp.layers,
-                heads: fp.heads,
-                embed_dim: fp.embed_dim,
-                weights_sha256: fp.weights_sha256.clone(),
-            },
-            preprocessing: Preprocessing {
-                resize_short: cfg.sampling.resize_short.unwrap_or(cfg.sampling.input_size) as usize,
-                crop: size,
-                interpolation: "bilinear".into(),
-                mean: fp.mean,
-                std: fp.std,
-            },
-            sampling: Sampling {
-                t: cfg.sampling.t,
-                gamma: cfg.sampling.gamma,
-                strategy: "tsn".into(),
-                train_views: cfg.sampling.train_views,
-                test_views: cfg.sampling.test_views,
-                spatial_crops: cfg.sampling.spatial_crops,
-                seed: cfg.sampling.seed,
-                short_video_policy: serde_json::to_value(cfg.sampling.short_video_policy)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            },
+            encoder: job::meta::encoder_fingerprint(&model, &self.model.model),
+            preprocessing: job::meta::preprocessing(&model, &cfg.sampling),
+            sampling: job::meta::sampling(&cfg.sampling)?,
             layers,
             element_type: cfg.element_type,
             num_clips: plan.num_clips(),

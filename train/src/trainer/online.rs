@@ -12,7 +12,8 @@ use anyhow::Context;
 use burn::tensor::Device;
 use dist_clip::ClipModel;
 use dist_extract::commands::manifest_args::ManifestArgs;
-use dist_store::{ElementType, EncoderFingerprint, Preprocessing, Sampling, StoreMeta};
+use dist_extract::job::meta;
+use dist_store::{ElementType, StoreMeta};
 use dist_video::{DecodedClip, SamplingConfig, Split};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -65,34 +66,9 @@ pub fn online_meta(clip: &ClipModel, name: &str, sampling: &SamplingConfig) -> a
     let fp = &clip.fingerprint;
     Ok(StoreMeta {
         format_version: dist_store::FORMAT_VERSION,
-        encoder: EncoderFingerprint {
-            architecture: fp.architecture.clone(),
-            name: name.into(),
-            image_size: fp.image_size,
-            patch_size: fp.patch_size,
-            width: fp.width,
-            layers: fp.layers,
-            heads: fp.heads,
-            embed_dim: fp.embed_dim,
-            weights_sha256: fp.weights_sha256.clone(),
-        },
-        preprocessing: Preprocessing {
-            resize_short: sampling.resize_short() as usize,
-            crop: sampling.input_size as usize,
-            interpolation: "bilinear".into(),
-            mean: fp.mean,
-            std: fp.std,
-        },
-        sampling: Sampling {
-            t: sampling.t,
-            gamma: sampling.gamma,
-            strategy: "tsn".into(),
-            train_views: sampling.train_views,
-            test_views: sampling.test_views,
-            spatial_crops: sampling.spatial_crops,
-            seed: sampling.seed,
-            short_video_policy: serde_json::to_value(sampling.short_video_policy)?.as_str().unwrap_or_default().to_string(),
-        },
+        encoder: meta::encoder_fingerprint(clip, name),
+        preprocessing: meta::preprocessing(clip, sampling),
+        sampling: meta::sampling(sampling)?,
         layers: (1..=fp.layers).collect(),
         element_type: ElementType::F32,
         num_clips: 0,
