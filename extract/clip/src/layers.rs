@@ -200,3 +200,43 @@ impl ResidualBlock {
             .forward(context.swap_dims(1, 2).reshape([b * n, c]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::activation::softmax;
+
+    fn random(shape: [usize; 4], seed: u64, device: &Device) -> Tensor<4> {
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|i| (((i as u64 * 2_654_435_761 + seed * 97) % 1000) as f32 / 500.0) - 1.0).collect();
+        Tensor::from_data(TensorData::new(data, shape), device)
+    }
+
+    /// The pretraining backpropagates through burn's fused `attention`: its gradients with respect
+    /// to q, k and v must equal those of the explicit softmax(q kᵀ/√d) v.
+    #[test]
+    fn fused_attention_gradients_match_the_explicit_formula() {
+        let device = Device::flex().autodiff();
+        let shape = [2, 2, 5, 4];
+        let grads_of = |fused: bool| {
+            let q = random(shape, 1, &device).require_grad();
+            let k = random(shape, 2, &device).require_grad();
+            let v = random(shape, 3, &device).require_grad();
+            let weight = random(shape, 4, &device);
+            let out = if fused {
+                let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: false };
+                attention(q.clone(), k.clone(), v.clone(), None, None, options)
+            } else {
+                let scores = q.clone().matmul(k.clone().swap_dims(2, 3)) / (shape[3] as f32).sqrt();
+                softmax(scores, 3).matmul(v.clone())
+            };
+            let grads = (out * weight).sum().backward();
+            [q, k, v].map(|t| t.grad(&grads).expect("a gradient").into_data().to_vec::<f32>().expect("f32 data"))
+        };
+        let (fused, explicit) = (grads_of(true), grads_of(false));
+        for (name, (a, b)) in ["q", "k", "v"].iter().zip(fused.iter().zip(&explicit)) {
+            let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "d/d{name}: fused and explicit differ by {worst}");
+        }
+    }
+}
