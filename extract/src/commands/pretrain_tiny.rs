@@ -34,6 +34,27 @@ pub struct Args {
     /// Peak learning rate.
     #[arg(long, default_value_t = PretrainSettings::default().lr)]
     pub lr: f64,
+    /// Multiplier of the cosine similarities in the caption softmax.
+    #[arg(long, default_value_t = PretrainSettings::default().logit_scale)]
+    pub logit_scale: f64,
+    /// Linear warm-up steps.
+    #[arg(long, default_value_t = PretrainSettings::default().warmup_steps)]
+    pub warmup_steps: usize,
+    /// Smallest object radius of a still, as a fraction of the image side.
+    #[arg(long, default_value_t = StillConfig::default().radius.0)]
+    pub min_radius: f32,
+    /// Largest pixel-noise std of a still (each draws its own in [0, this]).
+    #[arg(long, default_value_t = StillConfig::default().max_noise)]
+    pub max_noise: f32,
+    /// Most distractors in a still.
+    #[arg(long, default_value_t = StillConfig::default().max_distractors)]
+    pub max_distractors: usize,
+    /// Probability that a still has a textured background.
+    #[arg(long, default_value_t = StillConfig::default().texture_prob)]
+    pub texture_prob: f64,
+    /// Continue from this vision file (one this command wrote) instead of the random tower.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Seed of the stills and of the optimiser.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -63,14 +84,26 @@ impl Args {
     /// When the model cannot be built, the loss diverges or the file cannot be written.
     pub fn run(self) -> anyhow::Result<()> {
         let device = Device::flex();
-        let model = dist_clip::load_model("builtin:tiny-random", &device)?;
+        let model = match &self.init {
+            Some(file) => dist_clip::load_model_with_vision_file("builtin:tiny-random", file, &device)?,
+            None => dist_clip::load_model("builtin:tiny-random", &device)?,
+        };
         let captions = still_captions();
-        let still_cfg = StillConfig { size: model.config.vision.image_size, ..StillConfig::default() };
+        let defaults = StillConfig::default();
+        let still_cfg = StillConfig {
+            size: model.config.vision.image_size,
+            radius: (self.min_radius, defaults.radius.1),
+            max_noise: self.max_noise,
+            max_distractors: self.max_distractors,
+            texture_prob: self.texture_prob,
+        };
         let settings = PretrainSettings {
             steps: self.steps,
             batch_size: self.batch_size,
             lr: self.lr,
             seed: self.seed,
+            logit_scale: self.logit_scale,
+            warmup_steps: self.warmup_steps,
             ..PretrainSettings::default()
         };
         let bar = indicatif::ProgressBar::new(self.steps as u64);
