@@ -45,8 +45,17 @@ fn eval_prediction(path: &Path, stem: &str) -> (Vec<String>, Vec<f64>) {
         let ids = batch.column_by_name("video_id").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
         let labels = batch.column_by_name("top5_labels").unwrap().as_any().downcast_ref::<ListArray>().unwrap();
         let scores = batch.column_by_name("top5_scores").unwrap().as_any().downcast_ref::<ListArray>().unwrap();
+        let every = batch.column_by_name("scores").unwrap().as_any().downcast_ref::<ListArray>().unwrap();
         for row in 0..batch.num_rows() {
             if ids.value(row).contains(stem) {
+                // `scores` holds every class's share: they sum to 1 and its best five are the top 5.
+                let all = every.value(row);
+                let mut all: Vec<f64> = all.as_any().downcast_ref::<Float64Array>().unwrap().values().to_vec();
+                assert!((all.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{all:?}");
+                all.sort_by(|a, b| b.total_cmp(a));
+                let top = scores.value(row);
+                let top = top.as_any().downcast_ref::<Float64Array>().unwrap();
+                assert!(all.iter().zip(top.values()).all(|(a, b)| (a - b).abs() < 1e-12), "{all:?} vs {top:?}");
                 let l = labels.value(row);
                 let l = l.as_any().downcast_ref::<StringArray>().unwrap();
                 let s = scores.value(row);

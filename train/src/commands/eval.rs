@@ -130,12 +130,18 @@ pub fn write_outputs(out: &std::path::Path, ev: &Evaluation, classes: &[String])
     let top_scores = ListArray::from_iter_primitive::<arrow::datatypes::Float64Type, _, _>(
         ev.videos.iter().zip(&tops).zip(&totals).map(|(((_, _, p), t), tot)| Some(t.iter().map(|&i| Some((p[i] / tot) as f64)).collect::<Vec<_>>())),
     );
+    // Every class's share, in class-index order: what a caller needs to score any subset of the
+    // classes (a clip against its time reversal, a task's own classes).
+    let all_scores = ListArray::from_iter_primitive::<arrow::datatypes::Float64Type, _, _>(
+        ev.videos.iter().zip(&totals).map(|((_, _, p), tot)| Some(p.iter().map(|&x| Some((x / tot) as f64)).collect::<Vec<_>>())),
+    );
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(ev.videos.iter().map(|v| v.0.as_str()))),
         Arc::new(UInt64Array::from_iter_values(ev.videos.iter().map(|v| v.1 as u64))),
         Arc::new(StringArray::from_iter_values(ev.videos.iter().map(|v| classes[v.1].as_str()))),
         Arc::new(top_labels),
         Arc::new(top_scores),
+        Arc::new(all_scores),
     ];
     let schema = Arc::new(Schema::new(vec![
         Field::new("video_id", DataType::Utf8, false),
@@ -143,6 +149,7 @@ pub fn write_outputs(out: &std::path::Path, ev: &Evaluation, classes: &[String])
         Field::new("label_name", DataType::Utf8, false),
         Field::new("top5_labels", cols[3].data_type().clone(), false),
         Field::new("top5_scores", cols[4].data_type().clone(), false),
+        Field::new("scores", cols[5].data_type().clone(), false),
     ]));
     write_parquet(&out.join("predictions.parquet"), &RecordBatch::try_new(schema, cols)?)?;
 
