@@ -1,12 +1,14 @@
 //! `dist-train fit --online` on a tiny synthetic set (videos FFmpeg makes at test time, the
 //! random-weight `builtin:tiny-random` CLIP): it learns, writes a run's outputs, skips a corrupt video,
-//! reproduces its metrics with a fixed seed, and draws fresh (but seeded) augmentation every epoch.
+//! reproduces its metrics with a fixed seed, resumes a killed run to the same metrics, and draws
+//! fresh (but seeded) augmentation every epoch.
 //! The learning run uses the linear head: the random text tower's class embeddings are close to one
 //! another (cosine about 0.8), so contrastive targets learn too slowly for a test this short.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use arrow::array::{Array, Float64Array, UInt64Array};
 use burn::tensor::Device;
@@ -60,14 +62,18 @@ fn dataset(dir: &Path) {
     .unwrap();
 }
 
-fn fit_online(dir: &Path, run: &Path) {
+/// The `dist-train fit --online` command of the test's dataset.
+fn fit_online_command(dir: &Path, run: &Path) -> Command {
     let p = |name: &str| dir.join(name).to_string_lossy().to_string();
-    let out = Command::new(BIN)
-        .args(["fit", "--online", "--model", "builtin:tiny-random", "--t", "4", "--test-views", "2"])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["fit", "--online", "--model", "builtin:tiny-random", "--t", "4", "--test-views", "2"])
         .args(["--manifest", &format!("train={}", p("train.txt")), "--manifest", &format!("val={}", p("val.txt"))])
-        .args(["--classes", &p("classes.txt"), "--config", &p("cfg.toml"), "--out", &run.to_string_lossy()])
-        .output()
-        .unwrap();
+        .args(["--classes", &p("classes.txt"), "--config", &p("cfg.toml"), "--out", &run.to_string_lossy()]);
+    cmd
+}
+
+fn fit_online(dir: &Path, run: &Path, extra: &[&str]) {
+    let out = fit_online_command(dir, run).args(extra).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "fit --online failed:\n{stderr}");
     assert!(stderr.contains("skipping video") && stderr.contains("broken"), "no warning about the corrupt video:\n{stderr}");
@@ -103,7 +109,7 @@ fn online_fit_learns_writes_outputs_skips_bad_videos_and_reproduces() {
     let dir = tmp.path();
     dataset(dir);
     let (run_a, run_b) = (dir.join("run-a"), dir.join("run-b"));
-    fit_online(dir, &run_a);
+    fit_online(dir, &run_a, &[]);
 
     for f in ["config.toml", "metrics.parquet", "model.safetensors", "run.json", "curves.png", "checkpoints/latest"] {
         assert!(run_a.join(f).is_file(), "missing {f}");
@@ -128,8 +134,21 @@ fn online_fit_learns_writes_outputs_skips_bad_videos_and_reproduces() {
         "the loss did not decrease: first epoch {first:.4}, last {last:.4}, chance {chance:.4} ({losses:?})"
     );
 
-    fit_online(dir, &run_b);
+    fit_online(dir, &run_b, &[]);
     assert_eq!(metrics(&run_a), metrics(&run_b), "the same seed gave other metrics");
+
+    // Killed (SIGKILL) right after its first checkpoint, then resumed: the views of the remaining
+    // epochs are drawn afresh from (seed, epoch), so the metrics equal the uninterrupted run's.
+    let run_c = dir.join("run-c");
+    let mut child = fit_online_command(dir, &run_c).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    while !run_c.join("checkpoints/latest").exists() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(run_c.join("checkpoints/latest").exists() && !run_c.join("run.json").exists(), "the kill did not land mid-run");
+    fit_online(dir, &run_c, &["--resume"]);
+    assert_eq!(metrics(&run_a), metrics(&run_c), "the resumed online run gave other metrics");
 
     // predict takes the run's sampling and class targets from run.json, no store.
     let out = Command::new(BIN)
