@@ -2,15 +2,15 @@
 
 Usage: demo_results.py SYNTH_DIR OUT_JSON NAME=RUN_DIR [NAME=RUN_DIR ...]
 
-For every run, reads RUN_DIR/eval-test/predictions.parquet (video_id, label index, top5_labels
-as class names, top5_scores: summed multi-view softmax) and SYNTH_DIR/families.json (class index -> family, sense)
-and computes:
-- top1: overall top-1 accuracy over all test videos;
+For every run, reads RUN_DIR/eval-test/predictions.parquet (video_id, label index, `scores`: every
+class's share of the summed multi-view softmax, in class-index order) and SYNTH_DIR/families.json
+(class index -> family, sense) and computes:
+- top1: overall top-1 accuracy over all test videos (all classes compete);
 - sense[family]: over the test videos of a paired family, the share whose true class scores higher
-  than its reversal (the other class of the family). A class that is not in the top 5 scores below
-  every class that is; when neither class of the pair is in the top 5 the video counts as half right
-  (a coin flip) and is counted in `pair_missing`;
-- control_top1: top-1 accuracy over the control (spatial) videos.
+  than its time reversal (the other class of the family); a tie counts half;
+- control_top1: over the control videos, the share whose true shape scores highest among the
+  control task's own classes (the control is a 4-way shape task: a control disc moving rightwards
+  looks, frame for frame, like a translate clip, so the other families' classes do not compete).
 Prints a table and writes {"models": {NAME: {...}}}, plus two plots beside OUT_JSON:
 curves.png (every model's training loss and validation top-1 from RUN_DIR/metrics.parquet) and
 accuracy.png (test top-1, sense per family and control accuracy as grouped bars).
@@ -32,44 +32,36 @@ PAIRED = ["translate", "rotate", "approach", "event_order"]
 
 def score_run(predictions: pd.DataFrame, families: list[dict]) -> dict:
     family_of = {f["index"]: f["family"] for f in families}
-    index_of = {f["name"]: f["index"] for f in families}
-    partner = {}
     by_family = defaultdict(list)
     for f in families:
         by_family[f["family"]].append(f["index"])
+    partner = {}
     for fam in PAIRED:
         a, b = sorted(by_family[fam])
         partner[a], partner[b] = b, a
+    control = sorted(by_family["control"])
 
     correct = 0
     sense_hits = defaultdict(float)
     sense_total = defaultdict(int)
-    pair_missing = 0
     control_hits = control_total = 0
     for row in predictions.itertuples(index=False):
         label = int(row.label)
-        labels = [index_of[name] for name in row.top5_labels]
-        scores = dict(zip(labels, [float(s) for s in row.top5_scores]))
-        hit = labels[0] == label
-        correct += hit
+        scores = [float(s) for s in row.scores]
+        correct += max(range(len(scores)), key=lambda i: (scores[i], -i)) == label
         family = family_of[label]
         if family in PAIRED:
-            own, other = scores.get(label), scores.get(partner[label])
+            own, other = scores[label], scores[partner[label]]
             sense_total[family] += 1
-            if own is None and other is None:
-                sense_hits[family] += 0.5
-                pair_missing += 1
-            elif other is None or (own is not None and own > other):
-                sense_hits[family] += 1.0
+            sense_hits[family] += 1.0 if own > other else 0.5 if own == other else 0.0
         else:
             control_total += 1
-            control_hits += hit
+            control_hits += max(control, key=lambda i: (scores[i], -i)) == label
     return {
         "top1": correct / len(predictions),
         "sense": {fam: sense_hits[fam] / sense_total[fam] if sense_total[fam] else None for fam in PAIRED},
         "control_top1": control_hits / control_total if control_total else None,
         "test_videos": len(predictions),
-        "pair_missing": pair_missing,
     }
 
 
