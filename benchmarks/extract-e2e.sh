@@ -20,8 +20,9 @@ for et in f16 f32 bf16 int8; do
   echo "== element type $et"
   /usr/bin/time -f "peak RSS %M KiB, wall %e s" "$BIN/dist-extract" run --manifest "test=$WORK/test.txt" \
     --model builtin:vit-b16-random --out "$WORK/store-$et" --element-type "$et" --batch-size 3 2>&1 | grep -v INFO
-  clips=$(python3 -c "import sys,glob,os; print(3*3)")
-  bytes=$(du -sb "$WORK/store-$et/spatial" "$WORK/store-$et"/spatial_scale 2>/dev/null | awk '{s+=$1} END {print s}')
-  echo "spatial bytes per clip: $((bytes / clips)) (fp32 .npy: $((12*8*197*768*4)))"
-  [ "$et" = f16 ] || continue
+  clips=9 # 3 videos x 3 test views
+  # Everything the tokens take: the spatial array (with int8's scales) and, apart, the dense frames.
+  spatial=$(du -sb "$WORK/store-$et"/spatial* | awk '{s+=$1} END {print s}')
+  frames=$(du -sb "$WORK/store-$et/frames" | awk '{print $1}')
+  echo "spatial bytes per clip: $((spatial / clips)) (fp32 .npy: $((12*8*197*768*4))); frames bytes per clip: $((frames / clips))"
 done
