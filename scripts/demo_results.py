@@ -30,6 +30,11 @@ import pandas as pd
 PAIRED = ["translate", "rotate", "approach", "event_order"]
 
 
+def best(classes, scores: list[float]) -> int:
+    """The class of `classes` with the highest score (the lowest index on a tie)."""
+    return max(classes, key=lambda i: (scores[i], -i))
+
+
 def score_run(predictions: pd.DataFrame, families: list[dict]) -> dict:
     family_of = {f["index"]: f["family"] for f in families}
     by_family = defaultdict(list)
@@ -48,7 +53,7 @@ def score_run(predictions: pd.DataFrame, families: list[dict]) -> dict:
     for row in predictions.itertuples(index=False):
         label = int(row.label)
         scores = [float(s) for s in row.scores]
-        correct += max(range(len(scores)), key=lambda i: (scores[i], -i)) == label
+        correct += best(range(len(scores)), scores) == label
         family = family_of[label]
         if family in PAIRED:
             own, other = scores[label], scores[partner[label]]
@@ -56,7 +61,7 @@ def score_run(predictions: pd.DataFrame, families: list[dict]) -> dict:
             sense_hits[family] += 1.0 if own > other else 0.5 if own == other else 0.0
         else:
             control_total += 1
-            control_hits += max(control, key=lambda i: (scores[i], -i)) == label
+            control_hits += best(control, scores) == label
     return {
         "top1": correct / len(predictions),
         "sense": {fam: sense_hits[fam] / sense_total[fam] if sense_total[fam] else None for fam in PAIRED},

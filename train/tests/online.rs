@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
+
+mod common;
 
 use arrow::array::{Array, Float64Array, UInt64Array};
 use burn::tensor::Device;
@@ -140,13 +141,7 @@ fn online_fit_learns_writes_outputs_skips_bad_videos_and_reproduces() {
     // Killed (SIGKILL) right after its first checkpoint, then resumed: the views of the remaining
     // epochs are drawn afresh from (seed, epoch), so the metrics equal the uninterrupted run's.
     let run_c = dir.join("run-c");
-    let mut child = fit_online_command(dir, &run_c).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    while !run_c.join("checkpoints/latest").exists() && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(run_c.join("checkpoints/latest").exists() && !run_c.join("run.json").exists(), "the kill did not land mid-run");
+    common::kill_after_first_checkpoint(fit_online_command(dir, &run_c), &run_c);
     fit_online(dir, &run_c, &["--resume"]);
     assert_eq!(metrics(&run_a), metrics(&run_c), "the resumed online run gave other metrics");
 

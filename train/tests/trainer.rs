@@ -2,10 +2,11 @@
 //! killed run resumed with --resume ends with the same metrics as an uninterrupted one.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use dist_store::*;
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dist-train");
 const CLASSES: usize = 4;
@@ -189,18 +190,9 @@ fn learns_reproduces_and_resumes() {
     // Killed (SIGKILL) right after its first checkpoint, resumed: same final metrics as the
     // uninterrupted run.
     let c = tmp.path().join("c");
-    let mut child = Command::new(BIN)
-        .args(["fit", "--store", &store.root().to_string_lossy(), "--config", &cfg.to_string_lossy(), "--out", &c.to_string_lossy()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while !c.join("checkpoints/latest").exists() && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(c.join("checkpoints/latest").exists() && !c.join("run.json").exists(), "the kill did not land mid-run");
+    let mut fit_c = Command::new(BIN);
+    fit_c.args(["fit", "--store", &store.root().to_string_lossy(), "--config", &cfg.to_string_lossy(), "--out", &c.to_string_lossy()]);
+    common::kill_after_first_checkpoint(fit_c, &c);
     fit(store.root(), &cfg, &c, &["--resume"]);
     assert_same_metrics(&a, &c, "resumed run", 0.0);
 }

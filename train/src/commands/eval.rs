@@ -120,21 +120,28 @@ pub fn write_outputs(out: &std::path::Path, ev: &Evaluation, classes: &[String])
 
     let k = 5.min(ev.classes);
     let tops: Vec<Vec<usize>> = ev.videos.iter().map(|(_, _, p)| Evaluation::top_k(p, k)).collect();
-    let totals: Vec<f32> = ev.videos.iter().map(|(_, _, p)| p.iter().sum::<f32>().max(1e-12)).collect();
+    // Each video's share of every class (its summed probabilities normalised), in class-index
+    // order: the `scores` column, from which callers score any subset of the classes (a clip
+    // against its time reversal, a task's own classes); the top-5 scores are read from it.
+    let shares: Vec<Vec<f64>> = ev
+        .videos
+        .iter()
+        .map(|(_, _, p)| {
+            let total = p.iter().sum::<f32>().max(1e-12);
+            p.iter().map(|&x| (x / total) as f64).collect()
+        })
+        .collect();
     let top_labels = ListArray::new(
         Arc::new(Field::new("item", DataType::Utf8, true)),
         arrow::buffer::OffsetBuffer::from_lengths(tops.iter().map(Vec::len)),
         Arc::new(StringArray::from_iter_values(tops.iter().flatten().map(|&i| classes[i].as_str()))),
         None,
     );
-    let top_scores = ListArray::from_iter_primitive::<arrow::datatypes::Float64Type, _, _>(
-        ev.videos.iter().zip(&tops).zip(&totals).map(|(((_, _, p), t), tot)| Some(t.iter().map(|&i| Some((p[i] / tot) as f64)).collect::<Vec<_>>())),
-    );
-    // Every class's share, in class-index order: what a caller needs to score any subset of the
-    // classes (a clip against its time reversal, a task's own classes).
-    let all_scores = ListArray::from_iter_primitive::<arrow::datatypes::Float64Type, _, _>(
-        ev.videos.iter().zip(&totals).map(|((_, _, p), tot)| Some(p.iter().map(|&x| Some((x / tot) as f64)).collect::<Vec<_>>())),
-    );
+    let list = |rows: Vec<Vec<f64>>| {
+        ListArray::from_iter_primitive::<arrow::datatypes::Float64Type, _, _>(rows.into_iter().map(|r| Some(r.into_iter().map(Some))))
+    };
+    let top_scores = list(shares.iter().zip(&tops).map(|(s, t)| t.iter().map(|&i| s[i]).collect()).collect());
+    let all_scores = list(shares);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(ev.videos.iter().map(|v| v.0.as_str()))),
         Arc::new(UInt64Array::from_iter_values(ev.videos.iter().map(|v| v.1 as u64))),
