@@ -57,7 +57,7 @@ fn dataset(dir: &Path) {
     std::fs::write(
         dir.join("cfg.toml"),
         format!("[model]\nintegration_dim = 64\ntemporal_dim = 16\npooling_layers = 1\n\
-         [train]\nepochs = {EPOCHS}\nbatch_size = 3\nbase_lr = 0.2\nwarmup_epochs = 1\nlabel_smoothing = 0.0\nhead = \"linear\"\nmixup_alpha = 0.0\ncutmix_alpha = 0.0\n\
+         [train]\nepochs = {EPOCHS}\nbatch_size = 3\nbase_lr = 0.05\nwarmup_epochs = 1\nlabel_smoothing = 0.0\nhead = \"linear\"\nmixup_alpha = 0.0\ncutmix_alpha = 0.0\n\
          eval_every = 0\nseed = 3\n"),
     )
     .unwrap();
