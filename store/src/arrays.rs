@@ -6,21 +6,22 @@
 //! | `spatial_scale` (int8 only) | [clips, layers, T, N+1] | [1, 1, T, N+1] | [S, layers, T, N+1] | f32 |
 //! | `frames` | [clips, γT, H, W, 3] | [1, γT, H, W, 3] | [S, γT, H, W, 3] | u8 |
 //!
-//! S = `clips_per_shard`. Inner chunks are zstd-compressed; the shard index carries a crc32c.
+//! S = `clips_per_shard`. Inner chunks are zstd-compressed (inner codecs `[bytes, zstd]`), or stored
+//! as they are with `compression = none` (`[bytes]`); the shard index carries a crc32c.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use zarrs::array::codec::{ShardingCodecOptions, SubchunkWriteOrder, ZstdCodec};
 use serde_json::Value;
-use zarrs::array::CodecSpecificOptions;
+use zarrs::array::{BytesToBytesCodecTraits, CodecSpecificOptions};
 use zarrs::array::{data_type, Array, ArrayBuilder, ArrayMetadata, ArrayMetadataOptions, DataType};
 use zarrs::filesystem::FilesystemStore;
 
 use crate::direct::DirectArray;
 use crate::element::ElementType;
 use crate::error::{zarr_err, Result, StoreError};
-use crate::meta::StoreMeta;
+use crate::meta::{Compression, StoreMeta};
 
 pub(crate) type ZArray = Array<FilesystemStore>;
 
@@ -77,6 +78,15 @@ fn geometries(meta: &StoreMeta) -> Vec<Geometry> {
     out
 }
 
+/// The bytes-to-bytes codecs of every array of a store (after `bytes`): zstd at the store's level, or
+/// none at all.
+pub(crate) fn bytes_to_bytes_codecs(meta: &StoreMeta) -> Vec<Arc<dyn BytesToBytesCodecTraits>> {
+    match meta.compression {
+        Compression::Zstd => vec![Arc::new(ZstdCodec::new(meta.zstd_level, false))],
+        Compression::None => Vec::new(),
+    }
+}
+
 /// Builds (without writing anything) every array of a store with metadata `meta`.
 fn build_arrays(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<Vec<(&'static str, ZArray)>> {
     geometries(meta)
@@ -94,7 +104,7 @@ fn build_arrays(store: &Arc<FilesystemStore>, meta: &StoreMeta) -> Result<Vec<(&
             };
             let array = ArrayBuilder::new(g.shape, g.shard, g.data_type, fill)
                 .subchunk_shape(g.inner)
-                .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(meta.zstd_level, false))])
+                .bytes_to_bytes_codecs(bytes_to_bytes_codecs(meta))
                 .dimension_names(Some(g.dims))
                 .build(store.clone(), g.name)
                 .map_err(zarr_err(format!("create {}", g.name)))?;

@@ -1,13 +1,15 @@
 //! Direct reads of inner chunks from the store's shard files: the fast read path.
 //!
 //! zarrs' generic partial decoder reads and decodes one inner chunk at a time and then copies it into
-//! the requested subset; the reader then converts it to f32 in a second pass. For the one layout this
-//! crate writes (`sharding_indexed` with inner codecs `[bytes(little), zstd]`, index codecs
-//! `[bytes(little), crc32c]`, index at the end, fill value 0; see `arrays.rs`) this module instead:
-//! reads the shard index (one `pread` of `16·n + 4` bytes, checksum verified), then reads the wanted
-//! inner chunks in file order from the calling thread while rayon tasks decode the chunks already
-//! read (zstd straight into the caller's buffer, or into a per-thread scratch buffer that is then
-//! converted in place with SIMD conversions). Disk and decoding overlap, and decoding uses every core.
+//! the requested subset; the reader then converts it to f32 in a second pass. For the layouts this
+//! crate writes (`sharding_indexed` with inner codecs `[bytes(little), zstd]`, or `[bytes(little)]`
+//! for `compression = none`, index codecs `[bytes(little), crc32c]`, index at the end, fill value 0;
+//! see `arrays.rs`) this module instead: reads the shard index (one `pread` of `16·n + 4` bytes,
+//! checksum verified), then reads the wanted inner chunks in file order from the calling thread while
+//! rayon tasks decode the chunks already read ([`DirectArray::decode_into`]: zstd straight into the
+//! caller's buffer, or a plain copy of uncompressed bytes; [`DirectArray::decoded`]: the element
+//! values, zstd-decoded into a per-thread scratch buffer or viewed in place in the bytes read, for a
+//! SIMD conversion into the caller's buffer). Disk and decoding overlap, and decoding uses every core.
 //!
 //! Arrays with any other layout (a store written by a different tool) are read through zarrs;
 //! [`DirectArray::new`] says which.
@@ -22,10 +24,19 @@ use serde_json::{json, Value};
 use crate::arrays::ZArray;
 use crate::error::{Result, StoreError};
 
+/// The bytes-to-bytes part of an array's inner codec chain, after `bytes(little)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InnerCodec {
+    Zstd,
+    /// No bytes-to-bytes codec: an inner chunk is its element bytes.
+    None,
+}
+
 /// An array whose shards this module can read; see the module docs.
 pub(crate) struct DirectArray {
     root: PathBuf,
     array: Arc<ZArray>,
+    codec: InnerCodec,
     /// Inner chunks per shard (the index has one `(offset, nbytes)` pair per inner chunk).
     per_shard: usize,
     /// Decoded bytes of one inner chunk.
@@ -53,9 +64,10 @@ impl DirectArray {
         let bytes_le = |c: &Value| {
             c.get("name") == Some(&json!("bytes")) && c.pointer("/configuration/endian").is_none_or(|e| *e == "little")
         };
-        let inner_ok = match config.get("codecs")?.as_array()?.as_slice() {
-            [b, z] => bytes_le(b) && z.get("name") == Some(&json!("zstd")),
-            _ => false,
+        let codec_ok = match config.get("codecs")?.as_array()?.as_slice() {
+            [b] if bytes_le(b) => Some(InnerCodec::None),
+            [b, z] if bytes_le(b) && z.get("name") == Some(&json!("zstd")) => Some(InnerCodec::Zstd),
+            _ => None,
         };
         let index_ok = match config.get("index_codecs")?.as_array()?.as_slice() {
             [b, c] => bytes_le(b) && c.get("name") == Some(&json!("crc32c")),
@@ -63,9 +75,10 @@ impl DirectArray {
         };
         let end = config.get("index_location").is_none_or(|l| l == "end");
         let zero_fill = meta.get("fill_value").and_then(Value::as_f64) == Some(0.0);
-        if codec.get("name") != Some(&json!("sharding_indexed")) || !inner_ok || !index_ok || !end || !zero_fill {
+        if codec.get("name") != Some(&json!("sharding_indexed")) || !index_ok || !end || !zero_fill {
             return None;
         }
+        let codec = codec_ok?;
         let shard: Vec<u64> = serde_json::from_value(meta.get("chunk_grid")?.get("configuration")?.get("chunk_shape")?.clone()).ok()?;
         let inner: Vec<u64> = serde_json::from_value(config.get("chunk_shape")?.clone()).ok()?;
         if shard.len() != inner.len() || shard.iter().zip(&inner).any(|(s, i)| *i == 0 || s % i != 0) {
@@ -73,12 +86,33 @@ impl DirectArray {
         }
         let per_shard = shard.iter().zip(&inner).map(|(s, i)| s / i).product::<u64>() as usize;
         let chunk_bytes = inner.iter().product::<u64>() as usize * element_size;
-        Some(Self { root: root.to_path_buf(), array: array.clone(), per_shard, chunk_bytes })
+        Some(Self { root: root.to_path_buf(), array: array.clone(), codec, per_shard, chunk_bytes })
     }
 
-    /// Decoded bytes of one inner chunk.
-    pub(crate) fn chunk_bytes(&self) -> usize {
-        self.chunk_bytes
+    /// Decodes one inner chunk `stored` (its bytes as read from the shard) into exactly `out`, its
+    /// element bytes: zstd-decodes it, or copies it when the array is uncompressed.
+    pub(crate) fn decode_into(&self, stored: &[u8], out: &mut [u8]) -> Result<()> {
+        decode_chunk(self.codec, stored, out)
+    }
+
+    /// Hands the element values of one inner chunk `stored` to `then`, as `T` (the stored element
+    /// type, or a plain-old-data type of its size): zstd-decoded into this thread's scratch buffer,
+    /// or, when the array is uncompressed, `stored` itself viewed as `T` (copied into the scratch
+    /// buffer only if it is not aligned for `T`).
+    pub(crate) fn decoded<T: bytemuck::Pod, R>(&self, stored: &[u8], then: impl FnOnce(&[T]) -> R) -> Result<R> {
+        let len = self.chunk_bytes;
+        if self.codec == InnerCodec::None {
+            check_len(stored.len(), len)?;
+            if let Ok(values) = bytemuck::try_cast_slice::<u8, T>(stored) {
+                return Ok(then(values));
+            }
+        }
+        with_reused(&SCRATCH, |buf| {
+            buf.resize(len.div_ceil(8), 0);
+            let bytes = &mut bytemuck::cast_slice_mut::<u64, u8>(buf)[..len];
+            decode_chunk(self.codec, stored, bytes)?;
+            Ok(then(bytemuck::cast_slice(bytes)))
+        })
     }
 
     fn shard_path(&self, shard: &[u64]) -> PathBuf {
@@ -86,7 +120,7 @@ impl DirectArray {
     }
 
     /// Reads the inner chunks `wanted` (C-order positions within the shard at grid position `shard`)
-    /// and decodes chunk k into `outs[k]` with `decode(compressed, outs[k], k)`, decoding in rayon
+    /// and decodes chunk k into `outs[k]` with `decode(stored, outs[k], k)`, decoding in rayon
     /// tasks while the next chunks are read. Chunks never written are left as they are in `outs`
     /// (callers pass zeroed buffers: every array's fill value is 0).
     pub(crate) fn read<T: Send>(
@@ -121,16 +155,16 @@ impl DirectArray {
             rayon::in_place_scope(|scope| {
                 for k in order {
                     let (offset, len) = extents[k].expect("only written chunks are ordered");
-                    let (compressed, tail) = std::mem::take(&mut rest).split_at_mut(len);
+                    let (stored, tail) = std::mem::take(&mut rest).split_at_mut(len);
                     rest = tail;
-                    if let Err(e) = file.read_exact_at(compressed, offset) {
+                    if let Err(e) = file.read_exact_at(stored, offset) {
                         return Err(StoreError::Io { path: path.clone(), source: e });
                     }
-                    let compressed: &[u8] = compressed;
+                    let stored: &[u8] = stored;
                     let out = outs[k].take().expect("each chunk is decoded once");
                     let (decode, error) = (&decode, &error);
                     scope.spawn(move |_| {
-                        if let Err(e) = decode(compressed, out, k) {
+                        if let Err(e) = decode(stored, out, k) {
                             error.lock().expect("decode error").get_or_insert(e);
                         }
                     });
@@ -174,35 +208,41 @@ impl DirectArray {
     }
 }
 
-/// zstd-decodes `compressed` into exactly `out` (one inner chunk's bytes).
-pub(crate) fn unzstd(compressed: &[u8], out: &mut [u8]) -> Result<()> {
-    let n = zstd::bulk::decompress_to_buffer(compressed, out)
-        .map_err(|e| StoreError::Zarr { what: "decode an inner chunk".into(), message: format!("zstd: {e}") })?;
-    if n != out.len() {
+/// Decodes one inner chunk as stored (`stored`, after `codec`) into exactly `out`, its element bytes.
+fn decode_chunk(codec: InnerCodec, stored: &[u8], out: &mut [u8]) -> Result<()> {
+    match codec {
+        InnerCodec::Zstd => {
+            let n = zstd::bulk::decompress_to_buffer(stored, out)
+                .map_err(|e| StoreError::Zarr { what: "decode an inner chunk".into(), message: format!("zstd: {e}") })?;
+            check_len(n, out.len())
+        }
+        InnerCodec::None => {
+            check_len(stored.len(), out.len())?;
+            out.copy_from_slice(stored);
+            Ok(())
+        }
+    }
+}
+
+/// Errs unless an inner chunk decoded (or stored uncompressed) to `n` bytes has its `expected` size.
+fn check_len(n: usize, expected: usize) -> Result<()> {
+    if n != expected {
         return Err(StoreError::Zarr {
             what: "decode an inner chunk".into(),
-            message: format!("zstd gave {n} bytes, the chunk has {}", out.len()),
+            message: format!("it holds {n} bytes, the chunk has {expected}"),
         });
     }
     Ok(())
 }
 
 thread_local! {
-    /// Per-thread buffer of the compressed chunks of one read: it grows to the largest read of the
-    /// thread (one clip's compressed `spatial`, ~26 MB for ViT-B/16 f16) and is kept.
+    /// Per-thread buffer of the stored chunks of one read: it grows to the largest read of the
+    /// thread (one clip's `spatial` as stored, ~26 MB for ViT-B/16 f16 with zstd, 58 MB for f32
+    /// uncompressed) and is kept.
     static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Per-thread decode buffer of one inner chunk (u16 so that it can be viewed as f16/bf16).
-    static SCRATCH: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// zstd-decodes `compressed` (one inner chunk of `len` bytes) into this thread's scratch buffer and
-/// hands it to `then`; saves allocating and zeroing a buffer per chunk.
-pub(crate) fn unzstd_scratch<R>(compressed: &[u8], len: usize, then: impl FnOnce(&[u16]) -> R) -> Result<R> {
-    with_reused(&SCRATCH, |buf| {
-        buf.resize(len.div_ceil(2), 0);
-        unzstd(compressed, &mut bytemuck::cast_slice_mut::<u16, u8>(buf)[..len])?;
-        Ok(then(buf))
-    })
+    /// Per-thread decode buffer of one inner chunk (u64 so that it can be viewed as any element
+    /// type); saves allocating and zeroing a buffer per chunk.
+    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's buffer in `key`, or with a fresh one when it is in use: a rayon worker

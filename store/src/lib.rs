@@ -1,10 +1,11 @@
 //! The dist feature store: the contract between `dist-extract` (which fills it once) and
 //! `dist-train` (which reads it for every run).
 //!
-//! A store is one directory holding a Zarr v3 group (sharded, zstd-compressed arrays of the frozen
-//! encoder's per-layer tokens and the aligned dense frames, label sets of text embeddings) and
-//! Parquet tables of videos and clips. Its group attributes record everything both stages must agree
-//! on; [`Store::open_expecting`] checks them. See `docs/store-format.md`.
+//! A store is one directory holding a Zarr v3 group (sharded arrays of the frozen encoder's per-layer
+//! tokens and the aligned dense frames, zstd-compressed unless the store's `compression` is `none`,
+//! and label sets of text embeddings) and Parquet tables of videos and clips. Its group attributes
+//! record everything both stages must agree on; [`Store::open_expecting`] checks them. See
+//! `docs/store-format.md`.
 
 mod arrays;
 mod create;
@@ -23,7 +24,7 @@ mod writer;
 pub use create::PATIENCE as CREATE_PATIENCE;
 pub use element::{dequantize_int8, dequantize_int8_into, quantize_int8, ElementType, Encoded};
 pub use error::{Result, StoreError};
-pub use meta::{EncoderFingerprint, Expect, Preprocessing, Sampling, StoreMeta, FORMAT_VERSION};
+pub use meta::{Compression, EncoderFingerprint, Expect, Preprocessing, Sampling, StoreMeta, FORMAT_VERSION};
 pub use reader::{ClipSample, Prefetch, Reader};
 pub use store::Store;
 pub use tables::{ClipRecord, VideoRecord, VideoStatus};

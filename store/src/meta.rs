@@ -64,6 +64,55 @@ pub struct Sampling {
     pub short_video_policy: String,
 }
 
+/// How the inner chunks of a store's arrays are encoded (the bytes-to-bytes codec of their chain).
+///
+/// Recorded in the metadata as `"compression": "zstd"` or `"none"`; stores written before the field
+/// existed are zstd. Any other value is refused, naming the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum Compression {
+    /// Inner codecs `[bytes(little), zstd(zstd_level)]`.
+    #[default]
+    Zstd,
+    /// Inner codecs `[bytes(little)]`: the element bytes as they are, read without decoding.
+    None,
+}
+
+impl Compression {
+    pub const ALL: [Compression; 2] = [Self::Zstd, Self::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Zstd => "zstd",
+            Self::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "zstd" => Ok(Self::Zstd),
+            "none" => Ok(Self::None),
+            _ => Err(StoreError::Invalid(format!("compression: unknown value {s:?} (expected \"zstd\" or \"none\")"))),
+        }
+    }
+}
+
+impl TryFrom<String> for Compression {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
 /// Everything recorded in the store's group attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoreMeta {
@@ -79,7 +128,12 @@ pub struct StoreMeta {
     pub num_clips: u64,
     /// Clips per Zarr shard: the unit one writer owns and writes at once.
     pub clips_per_shard: u64,
-    /// zstd level of all arrays.
+    /// How every array's inner chunks are encoded: zstd (the default, also for stores written
+    /// before this field existed) or none (raw element bytes: more bytes, faster reads).
+    #[serde(default)]
+    pub compression: Compression,
+    /// zstd level of all arrays when `compression` is zstd (0 is zstd's default level, 3, not "no
+    /// compression": that is `compression = none`); ignored when it is none.
     pub zstd_level: i32,
     /// The program that created the store.
     pub created_by: String,
@@ -149,6 +203,16 @@ impl StoreMeta {
         }
         if self.clips_per_shard == 0 {
             return bad("clips_per_shard must be at least 1".into());
+        }
+        let levels = zstd::compression_level_range();
+        if self.compression == Compression::Zstd && !levels.contains(&self.zstd_level) {
+            return bad(format!(
+                "zstd_level {} is outside zstd's levels {}..={} (0 = zstd's default; for no compression set \
+                 compression = \"none\")",
+                self.zstd_level,
+                levels.start(),
+                levels.end()
+            ));
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use zarrs::array::ArraySubset;
 
-use crate::direct::{unzstd, unzstd_scratch, DirectArray};
+use crate::direct::DirectArray;
 use crate::element::{dequantize_int8, dequantize_int8_into, ElementType};
 use crate::error::{zarr_err, Result, StoreError};
 use crate::store::Store;
@@ -49,6 +49,14 @@ impl Reader {
     pub fn via_zarrs(mut self) -> Self {
         self.direct = false;
         self
+    }
+
+    /// Whether this reader reads `spatial` and `frames` through the direct path (`direct.rs`): true
+    /// for the stores this crate writes (zstd or uncompressed), unless [`Reader::via_zarrs`].
+    pub fn reads_directly(&self) -> bool {
+        let a = &self.store.arrays;
+        let int8 = self.store.meta().element_type == ElementType::Int8;
+        self.direct && a.direct_spatial.is_some() && a.direct_frames.is_some() && (!int8 || a.direct_spatial_scale.is_some())
     }
 
     pub fn store(&self) -> &Store {
@@ -121,27 +129,26 @@ impl Reader {
         out.resize(positions.len() * layer_len, 0.0);
         let outs: Vec<&mut [f32]> = out.chunks_mut(layer_len).collect();
         let index = [shard, 0, 0, 0, 0];
-        let bytes = d.chunk_bytes();
+        // `stored` is one inner chunk as read: zstd-compressed or raw, `DirectArray` knows which.
         match meta.element_type {
-            ElementType::F32 => d.read(&index, &wanted, outs, |z, o, _| unzstd(z, bytemuck::cast_slice_mut(o)))?,
-            ElementType::F16 => d.read(&index, &wanted, outs, |z, o, _| {
-                unzstd_scratch(z, bytes, |h| bytemuck::cast_slice::<u16, f16>(h).convert_to_f32_slice(o))
-            })?,
-            ElementType::Bf16 => d.read(&index, &wanted, outs, |z, o, _| {
-                unzstd_scratch(z, bytes, |h| bytemuck::cast_slice::<u16, bf16>(h).convert_to_f32_slice(o))
-            })?,
+            ElementType::F32 => d.read(&index, &wanted, outs, |stored, o, _| d.decode_into(stored, bytemuck::cast_slice_mut(o)))?,
+            ElementType::F16 => {
+                d.read(&index, &wanted, outs, |stored, o, _| d.decoded(stored, |h: &[f16]| h.convert_to_f32_slice(o)))?
+            }
+            ElementType::Bf16 => {
+                d.read(&index, &wanted, outs, |stored, o, _| d.decoded(stored, |h: &[bf16]| h.convert_to_f32_slice(o)))?
+            }
             ElementType::Int8 => {
                 let scales_array = scales.expect("int8 reads go direct only with spatial_scale");
                 let rows = meta.sampling.t * meta.tokens();
                 let mut s = vec![0f32; positions.len() * rows];
                 let s_outs: Vec<&mut [f32]> = s.chunks_mut(rows).collect();
-                scales_array.read(&[shard, 0, 0, 0], &wanted, s_outs, |z, o, _| unzstd(z, bytemuck::cast_slice_mut(o)))?;
+                scales_array.read(&[shard, 0, 0, 0], &wanted, s_outs, |stored, o, _| {
+                    scales_array.decode_into(stored, bytemuck::cast_slice_mut(o))
+                })?;
                 let width = meta.width();
-                d.read(&index, &wanted, outs, |z, o, k| {
-                    unzstd_scratch(z, bytes, |q| {
-                        let q: &[i8] = bytemuck::cast_slice(&bytemuck::cast_slice::<u16, u8>(q)[..bytes]);
-                        dequantize_int8_into(q, &s[k * rows..(k + 1) * rows], width, o)
-                    })
+                d.read(&index, &wanted, outs, |stored, o, k| {
+                    d.decoded(stored, |q: &[i8]| dequantize_int8_into(q, &s[k * rows..(k + 1) * rows], width, o))
                 })?
             }
         }
@@ -200,7 +207,7 @@ impl Reader {
         if let (Some(d), true) = (&self.store.arrays.direct_frames, self.direct) {
             let mut out = vec![0u8; meta.frames_len()];
             let (shard, slot) = (clip / meta.clips_per_shard, (clip % meta.clips_per_shard) as usize);
-            d.read(&[shard, 0, 0, 0, 0], &[slot], vec![&mut out[..]], |z, o, _| unzstd(z, o))?;
+            d.read(&[shard, 0, 0, 0, 0], &[slot], vec![&mut out[..]], |stored, o, _| d.decode_into(stored, o))?;
             return Ok(out);
         }
         let subset = ArraySubset::new_with_ranges(&[clip..clip + 1, 0..td, 0..hw, 0..hw, 0..3]);

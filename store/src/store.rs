@@ -77,6 +77,7 @@ impl Store {
             .sampling(&meta.sampling)
             .field("layers", &meta.layers)
             .field("element_type", meta.element_type)
+            .field("compression", meta.compression)
             .field("num_clips", meta.num_clips)
             .field("clips_per_shard", meta.clips_per_shard)
             .check(&store.meta, path)?;

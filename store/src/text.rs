@@ -1,14 +1,14 @@
 //! Label sets: class names and their frozen text embeddings, `text/<name>` arrays of f32
-//! `[classes, D]` with the names in the array's attributes. Several sets live side by side (the
-//! training labels, a zero-shot list, ...). A set is written into a temporary directory and renamed
-//! into place, so it appears whole or not at all.
+//! `[classes, D]` with the names in the array's attributes, compressed like the store's other arrays
+//! (zstd, or none). Several sets live side by side (the training labels, a zero-shot list, ...). A set
+//! is written into a temporary directory and renamed into place, so it appears whole or not at all.
 
 use std::sync::Arc;
 
-use zarrs::array::codec::ZstdCodec;
 use zarrs::array::{data_type, Array, ArrayBuilder};
 use zarrs::filesystem::FilesystemStore;
 
+use crate::arrays::bytes_to_bytes_codecs;
 use crate::error::{io_err, zarr_err, Result, StoreError};
 use crate::fsutil::sync_dir;
 use crate::store::Store;
@@ -51,7 +51,7 @@ impl Store {
         attrs.insert("info".into(), set.info.clone());
         let k = set.classes.len() as u64;
         let array = ArrayBuilder::new(vec![k, set.dim as u64], vec![k.max(1), set.dim as u64], data_type::float32(), 0f32)
-            .bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(self.meta.zstd_level, false))])
+            .bytes_to_bytes_codecs(bytes_to_bytes_codecs(&self.meta))
             .dimension_names(Some(["class", "dim"]))
             .attributes(attrs)
             .build(zarr, "/")

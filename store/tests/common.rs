@@ -39,10 +39,21 @@ pub fn small_meta(element: ElementType, num_clips: u64, clips_per_shard: u64) ->
         element_type: element,
         num_clips,
         clips_per_shard,
+        compression: Compression::Zstd,
         zstd_level: 3,
         created_by: "dist-store tests".into(),
         planned_videos: 0,
     }
+}
+
+/// [`small_meta`] with the given compression.
+pub fn small_meta_compressed(element: ElementType, compression: Compression, num_clips: u64, clips_per_shard: u64) -> StoreMeta {
+    StoreMeta { compression, ..small_meta(element, num_clips, clips_per_shard) }
+}
+
+/// Every (compression, element type) pair, the stores the round-trip tests write.
+pub fn every_layout() -> impl Iterator<Item = (Compression, ElementType)> {
+    Compression::ALL.into_iter().flat_map(|c| ElementType::ALL.into_iter().map(move |e| (c, e)))
 }
 
 /// splitmix64: cheap deterministic pseudo-random numbers.

@@ -7,15 +7,17 @@ use dist_store::*;
 
 #[test]
 fn every_element_type_round_trips() {
-    for element in ElementType::ALL {
+    for (compression, element) in every_layout() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let store = Store::create(&path, small_meta(element, 10, 4)).unwrap();
+        let store = Store::create(&path, small_meta_compressed(element, compression, 10, 4)).unwrap();
         for shard in 0..store.meta().num_shards() {
             write_full_shard(&store, shard);
         }
         let store = Store::open(&path).unwrap();
+        assert_eq!(store.meta().compression, compression);
         let reader = store.reader().unwrap();
+        assert!(reader.reads_directly(), "{compression} {element}: the direct read path applies");
         assert_eq!(reader.clips().len(), 10);
         let meta = store.meta();
         for clip in 0..10 {
@@ -23,6 +25,9 @@ fn every_element_type_round_trips() {
             let got = reader.read_spatial(clip, &[3, 4]).unwrap();
             assert_eq!(got.len(), want.len());
             let width = meta.width();
+            // Exactly the stored element values (compression is lossless), ...
+            assert_eq!(got, Encoded::encode(element, &want, width).decode(width), "{compression} {element} clip {clip}");
+            // ... which are within the element type's documented error.
             for (row, (w, g)) in want.chunks(width).zip(got.chunks(width)).enumerate() {
                 let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
                 for (a, b) in w.iter().zip(g) {
@@ -33,10 +38,10 @@ fn every_element_type_round_trips() {
                         // The documented int8 bound: max |x| / 254 per token.
                         ElementType::Int8 => max / 254.0 * 1.0001,
                     };
-                    assert!((a - b).abs() <= tol, "{element} clip {clip} row {row}: {a} vs {b}");
+                    assert!((a - b).abs() <= tol, "{compression} {element} clip {clip} row {row}: {a} vs {b}");
                 }
             }
-            assert_eq!(reader.read_frames(clip).unwrap(), clip_frames(meta, clip), "{element} frames of clip {clip}");
+            assert_eq!(reader.read_frames(clip).unwrap(), clip_frames(meta, clip), "{compression} {element} frames of clip {clip}");
             assert_eq!(reader.record(clip).unwrap(), &clip_record(clip));
         }
         // A layer subset reads just that layer, in the requested order.
@@ -47,7 +52,101 @@ fn every_element_type_round_trips() {
         assert_eq!(&swapped[..meta.layer_len()], &l4[..]);
         assert!(matches!(reader.read_spatial(5, &[2]), Err(StoreError::Mismatch { .. })));
         assert_eq!(store.videos().unwrap().len(), 5);
+        // The arrays' inner codec chains: [bytes, zstd], or [bytes] alone.
+        let arrays: &[&str] = if element == ElementType::Int8 { &["spatial", "spatial_scale", "frames"] } else { &["spatial", "frames"] };
+        for array in arrays {
+            assert_eq!(inner_codecs(&path.join(array)), codec_chain(compression), "{compression} {element}: {array}");
+        }
     }
+}
+
+/// The names of the inner codecs of the sharded array at `dir`, from its `zarr.json`.
+fn inner_codecs(dir: &std::path::Path) -> Vec<String> {
+    codecs_at(dir, "/codecs/0/configuration/codecs")
+}
+
+/// The names of the codecs listed at `pointer` in the `zarr.json` of the array at `dir`.
+fn codecs_at(dir: &std::path::Path, pointer: &str) -> Vec<String> {
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("zarr.json")).unwrap()).unwrap();
+    let codecs = meta.pointer(pointer).and_then(|c| c.as_array()).unwrap_or_else(|| panic!("{pointer} in {meta}"));
+    codecs.iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+}
+
+/// The codec names `compression` gives an array's (inner) chunks.
+fn codec_chain(compression: Compression) -> Vec<String> {
+    match compression {
+        Compression::Zstd => vec!["bytes".into(), "zstd".into()],
+        Compression::None => vec!["bytes".into()],
+    }
+}
+
+#[test]
+fn uncompressed_stores_hold_the_raw_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("s"), small_meta_compressed(ElementType::F16, Compression::None, 8, 4)).unwrap();
+    for shard in 0..2 {
+        write_full_shard(&store, shard);
+    }
+    let meta = store.meta();
+    let (layers, layer_bytes) = (meta.layers.len(), meta.layer_len() * 2);
+    // Each shard file: its 4 x 2 inner chunks of raw f16 values, then the index (16 bytes per chunk
+    // and a crc32c).
+    let shard = std::fs::read(store.root().join("spatial/c/1/0/0/0/0")).unwrap();
+    assert_eq!(shard.len(), 4 * layers * layer_bytes + 16 * 4 * layers + 4);
+    // Inner chunks in C order: clip 4's first layer comes first, as little-endian f16.
+    let Encoded::F16(values) = Encoded::encode(ElementType::F16, &clip_spatial(meta, 4), meta.width()) else { unreachable!() };
+    let raw: Vec<u8> = values[..meta.layer_len()].iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(&shard[..layer_bytes], &raw[..]);
+    assert_eq!(dir_size(&store.root().join("spatial")), 2 * shard.len() as u64);
+}
+
+#[test]
+fn compression_is_recorded_validated_and_defaults_to_zstd() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let meta = small_meta_compressed(ElementType::F16, Compression::None, 4, 2);
+    let store = Store::create(&path, meta.clone()).unwrap();
+    write_full_shard(&store, 0);
+    let root = path.join("zarr.json");
+    let group: serde_json::Value = serde_json::from_slice(&std::fs::read(&root).unwrap()).unwrap();
+    assert_eq!(group["attributes"]["dist"]["compression"], "none");
+
+    // Opening it with another compression is refused, naming the field.
+    let err = Store::create(&path, StoreMeta { compression: Compression::Zstd, ..meta.clone() }).unwrap_err();
+    assert!(matches!(&err, StoreError::Mismatch { field, .. } if field == "compression"), "{err}");
+
+    // An unknown value is refused, naming the field.
+    let mut bad = group.clone();
+    bad["attributes"]["dist"]["compression"] = "lz4".into();
+    std::fs::write(&root, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(err.to_string().contains("compression: unknown value \"lz4\""), "{err}");
+    assert!("lz4".parse::<Compression>().unwrap_err().to_string().contains("compression"));
+    assert_eq!("None".parse::<Compression>().unwrap(), Compression::None);
+
+    // A store written before the field existed is zstd: its metadata has no "compression".
+    let old = dir.path().join("old");
+    let store = Store::create(&old, small_meta(ElementType::F16, 4, 2)).unwrap();
+    write_full_shard(&store, 0);
+    let root = old.join("zarr.json");
+    let mut group: serde_json::Value = serde_json::from_slice(&std::fs::read(&root).unwrap()).unwrap();
+    assert!(group["attributes"]["dist"].as_object_mut().unwrap().remove("compression").is_some());
+    std::fs::write(&root, serde_json::to_vec(&group).unwrap()).unwrap();
+    let store = Store::open(&old).unwrap();
+    assert_eq!(store.meta().compression, Compression::Zstd);
+    let m = store.meta();
+    let want = Encoded::encode(ElementType::F16, &clip_spatial(m, 1), m.width()).decode(m.width());
+    assert_eq!(store.reader().unwrap().read_spatial(1, &[3, 4]).unwrap(), want);
+
+    // zstd level 0 is zstd's default level, a valid compressed store, not "no compression".
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path().join("l0"), StoreMeta { zstd_level: 0, ..small_meta(ElementType::F16, 4, 2) }).unwrap();
+    assert_eq!(inner_codecs(&store.root().join("spatial")), codec_chain(Compression::Zstd));
+    // Levels zstd does not have are refused, naming the field; they do not matter uncompressed.
+    let err = Store::create(dir.path().join("l99"), StoreMeta { zstd_level: 99, ..small_meta(ElementType::F16, 4, 2) }).unwrap_err();
+    assert!(err.to_string().contains("zstd_level 99"), "{err}");
+    let none = small_meta_compressed(ElementType::F16, Compression::None, 4, 2);
+    Store::create(dir.path().join("n99"), StoreMeta { zstd_level: 99, ..none }).unwrap();
 }
 
 #[test]
@@ -156,26 +255,29 @@ fn uncommitted_shards_are_invisible_and_rewritable() {
 
 #[test]
 fn label_sets_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::create(dir.path().join("s"), small_meta(ElementType::F16, 2, 2)).unwrap();
-    let set = LabelSet {
-        name: "train".into(),
-        classes: vec!["a dog".into(), "a cat".into(), "zebra".into()],
-        embeddings: (0..18).map(|i| i as f32 * 0.25).collect(),
-        dim: 6,
-        info: serde_json::json!({"templates": ["a video of {}."]}),
-    };
-    store.write_label_set(&set).unwrap();
-    let mut zs = set.clone();
-    zs.name = "zeroshot".into();
-    zs.classes.truncate(1);
-    zs.embeddings.truncate(6);
-    store.write_label_set(&zs).unwrap();
-    assert_eq!(store.label_sets().unwrap(), vec!["train", "zeroshot"]);
-    assert_eq!(store.label_set("train").unwrap(), set);
-    assert_eq!(store.label_set("zeroshot").unwrap(), zs);
-    let err = store.label_set("nope").unwrap_err();
-    assert!(err.to_string().contains("train, zeroshot"), "{err}");
+    for compression in Compression::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path().join("s"), small_meta_compressed(ElementType::F16, compression, 2, 2)).unwrap();
+        let set = LabelSet {
+            name: "train".into(),
+            classes: vec!["a dog".into(), "a cat".into(), "zebra".into()],
+            embeddings: (0..18).map(|i| i as f32 * 0.25).collect(),
+            dim: 6,
+            info: serde_json::json!({"templates": ["a video of {}."]}),
+        };
+        store.write_label_set(&set).unwrap();
+        let mut zs = set.clone();
+        zs.name = "zeroshot".into();
+        zs.classes.truncate(1);
+        zs.embeddings.truncate(6);
+        store.write_label_set(&zs).unwrap();
+        assert_eq!(store.label_sets().unwrap(), vec!["train", "zeroshot"]);
+        assert_eq!(store.label_set("train").unwrap(), set);
+        assert_eq!(store.label_set("zeroshot").unwrap(), zs);
+        assert_eq!(codecs_at(&store.root().join("text/train"), "/codecs"), codec_chain(compression));
+        let err = store.label_set("nope").unwrap_err();
+        assert!(err.to_string().contains("train, zeroshot"), "{err}");
+    }
 }
 
 #[test]
@@ -221,9 +323,9 @@ fn tensors_have_the_documented_shapes() {
 
 #[test]
 fn direct_reads_equal_zarrs_reads() {
-    for element in ElementType::ALL {
+    for (compression, element) in every_layout() {
         let dir = tempfile::tempdir().unwrap();
-        let mut meta = small_meta(element, 10, 4);
+        let mut meta = small_meta_compressed(element, compression, 10, 4);
         meta.layers = vec![1, 2, 4];
         let store = Store::create(dir.path().join("s"), meta.clone()).unwrap();
         write_full_shard(&store, 0);
@@ -236,19 +338,21 @@ fn direct_reads_equal_zarrs_reads() {
         w.commit().unwrap();
         let direct = store.reader().unwrap();
         let zarrs = direct.clone().via_zarrs();
+        assert!(direct.reads_directly() && !zarrs.reads_directly(), "{compression} {element}");
         for clip in [0, 3, 4, 5, 6] {
             for layers in [vec![1, 2, 4], vec![4], vec![4, 1], vec![2, 2]] {
                 let got = direct.read_spatial(clip, &layers).unwrap();
-                assert_eq!(got, zarrs.read_spatial(clip, &layers).unwrap(), "{element} clip {clip} layers {layers:?}");
+                let want = zarrs.read_spatial(clip, &layers).unwrap();
+                assert_eq!(got, want, "{compression} {element} clip {clip} layers {layers:?}");
             }
-            assert_eq!(direct.read_frames(clip).unwrap(), zarrs.read_frames(clip).unwrap(), "{element} frames {clip}");
+            assert_eq!(direct.read_frames(clip).unwrap(), zarrs.read_frames(clip).unwrap(), "{compression} {element} frames {clip}");
         }
         assert!(direct.read_spatial(5, &[1, 2, 4]).unwrap().iter().all(|&v| v == 0.0));
         // Reads from inside rayon tasks (whose threads also decode) give the same values.
         use rayon::prelude::*;
         let parallel: Vec<Vec<f32>> = [0u64, 3, 4, 6].par_iter().map(|&c| direct.read_spatial(c, &[1, 2, 4]).unwrap()).collect();
         for (c, got) in [0u64, 3, 4, 6].iter().zip(parallel) {
-            assert_eq!(got, zarrs.read_spatial(*c, &[1, 2, 4]).unwrap(), "{element} clip {c} read in a rayon task");
+            assert_eq!(got, zarrs.read_spatial(*c, &[1, 2, 4]).unwrap(), "{compression} {element} clip {c} read in a rayon task");
         }
         assert!(matches!(direct.read_spatial(7, &[1]), Err(StoreError::MissingClip(7))));
     }
@@ -256,14 +360,16 @@ fn direct_reads_equal_zarrs_reads() {
 
 #[test]
 fn a_damaged_shard_index_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::create(dir.path().join("s"), small_meta(ElementType::F16, 4, 4)).unwrap();
-    write_full_shard(&store, 0);
-    let shard = store.root().join("spatial/c/0/0/0/0/0");
-    let mut bytes = std::fs::read(&shard).unwrap();
-    let n = bytes.len();
-    bytes[n - 10] ^= 0x40; // inside the index, before its checksum
-    std::fs::write(&shard, bytes).unwrap();
-    let err = store.reader().unwrap().read_spatial(1, &[3]).unwrap_err();
-    assert!(err.to_string().contains("checksum"), "{err}");
+    for compression in Compression::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path().join("s"), small_meta_compressed(ElementType::F16, compression, 4, 4)).unwrap();
+        write_full_shard(&store, 0);
+        let shard = store.root().join("spatial/c/0/0/0/0/0");
+        let mut bytes = std::fs::read(&shard).unwrap();
+        let n = bytes.len();
+        bytes[n - 10] ^= 0x40; // inside the index, before its checksum
+        std::fs::write(&shard, bytes).unwrap();
+        let err = store.reader().unwrap().read_spatial(1, &[3]).unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{compression}: {err}");
+    }
 }

@@ -42,6 +42,7 @@ fn meta(num_clips: u64) -> StoreMeta {
         num_clips,
         clips_per_shard: 8,
         zstd_level: 1,
+        compression: dist_store::Compression::Zstd,
         created_by: "test".into(),
         planned_videos: 0,
     }

@@ -1,7 +1,7 @@
 //! What `dist-extract run` does, as one serde/TOML struct (`configs/extract/*.toml`); command-line
 //! flags override the file.
 
-use dist_store::ElementType;
+use dist_store::{Compression, ElementType};
 use dist_video::SamplingConfig;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,10 @@ pub struct ExtractConfig {
     pub batch_size: usize,
     /// Clips per Zarr shard; default: about 256 MB of uncompressed data per shard.
     pub clips_per_shard: Option<u64>,
-    /// zstd level of the store's arrays.
+    /// How the store's arrays are encoded: `zstd` (default) or `none` (uncompressed: more bytes on
+    /// disk, read without decoding; see docs/benchmarks.md).
+    pub compression: Compression,
+    /// zstd level of the store's arrays when `compression` is zstd (0 = zstd's default level, 3).
     pub zstd_level: i32,
     /// Videos decoded in parallel (0 = one per core).
     pub decode_threads: usize,
@@ -34,6 +37,7 @@ impl Default for ExtractConfig {
             element_type: ElementType::F16,
             batch_size: 4,
             clips_per_shard: None,
+            compression: Compression::Zstd,
             zstd_level: 1,
             decode_threads: 0,
         }
@@ -80,5 +84,16 @@ mod tests {
         assert_eq!(cfg.sampling.t, 4);
         assert_eq!(cfg.sampling.gamma, 2);
         assert!(toml::from_str::<ExtractConfig>("layer = \"all\"").is_err(), "typos are refused");
+        assert_eq!(cfg.compression, Compression::Zstd);
+        let cfg: ExtractConfig = toml::from_str("compression = \"none\"").unwrap();
+        assert_eq!(cfg.compression, Compression::None);
+        let err = toml::from_str::<ExtractConfig>("compression = \"lz4\"").unwrap_err().to_string();
+        assert!(err.contains("compression: unknown value \"lz4\""), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_preset_parses() {
+        let cfg: ExtractConfig = toml::from_str(include_str!("../../../configs/extract/vit-b16-8x2.toml")).unwrap();
+        assert_eq!((cfg.compression, cfg.zstd_level), (Compression::Zstd, 1));
     }
 }

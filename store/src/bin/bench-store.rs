@@ -1,15 +1,18 @@
 //! Write/read throughput of `spatial` for ViT-B/16-shaped clips (12 layers x 8 x 197 x 768) per
-//! element type, beside `dd` writing and reading the same number of bytes on the same disk.
+//! element type and compression (zstd, none), beside `dd` writing and reading the same number of
+//! bytes on the same disk.
 //!
 //! Every read pass starts from a cold page cache (each file evicted with `posix_fadvise(DONTNEED)`,
 //! checked with `fincore`). Reads are timed through zarrs' generic decoder (`Reader::via_zarrs`, the
 //! reader before the direct path) and the direct path, one reader thread, and through
 //! `Reader::prefetch` (2 threads, what the trainer uses). A second table splits one clip's read into
 //! its parts, each timed alone on data in memory: the disk at `dd`'s speed, zstd decoding (1 thread
-//! and all threads), the conversion to f32 and the page faults of a fresh f32 output; and the cold
-//! direct read into one reused output buffer (`Reader::read_spatial_into`).
+//! and all threads; none for uncompressed stores), the conversion to f32 and the page faults of a
+//! fresh f32 output; and the cold direct read into one reused output buffer
+//! (`Reader::read_spatial_into`).
 //!
-//! Usage: `bench-store [DIR] [CLIPS]` (default: bench-out/store, 16 clips).
+//! Usage: `bench-store [DIR] [CLIPS] [--compression zstd|none|both]` (default: bench-out/store, 16
+//! clips, both: each element type's zstd and uncompressed stores side by side in one run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +22,7 @@ use dist_store::*;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
-fn meta(element: ElementType, clips: u64) -> StoreMeta {
+fn meta(element: ElementType, compression: Compression, clips: u64) -> StoreMeta {
     StoreMeta {
         format_version: FORMAT_VERSION,
         encoder: EncoderFingerprint {
@@ -48,6 +51,7 @@ fn meta(element: ElementType, clips: u64) -> StoreMeta {
         element_type: element,
         num_clips: clips,
         clips_per_shard: 4,
+        compression,
         zstd_level: 1,
         created_by: "bench-store".into(),
         planned_videos: 0,
@@ -201,10 +205,32 @@ fn fresh_output_s(len: usize) -> f64 {
     t.elapsed().as_secs_f64() / reps as f64
 }
 
+/// The positional arguments and the compressions of `--compression zstd|none|both` (or `=`).
+fn parse_args() -> (Vec<String>, Vec<Compression>) {
+    let mut positional = Vec::new();
+    let mut compressions = Compression::ALL.to_vec();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--compression") {
+            Some("") => args.next().unwrap_or_default(),
+            Some(v) if v.starts_with('=') => v[1..].to_string(),
+            _ => {
+                positional.push(arg);
+                continue;
+            }
+        };
+        compressions = match value.as_str() {
+            "both" => Compression::ALL.to_vec(),
+            v => vec![v.parse().unwrap_or_else(|e| panic!("--compression: {e}; or both"))],
+        };
+    }
+    (positional, compressions)
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let base = args.get(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("bench-out/store"));
-    let clips: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
+    let (args, compressions) = parse_args();
+    let base = args.first().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("bench-out/store"));
+    let clips: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(16);
     std::fs::create_dir_all(&base).unwrap();
     let layer_len = 8 * 197 * 768;
     let clip_len = 12 * layer_len;
@@ -215,18 +241,18 @@ fn main() {
     println!("dd: write {dd_write:.0} MB/s (conv=fdatasync), read {dd_read:.0} MB/s (cold: page cache dropped)");
     let values: Vec<Vec<f32>> = (0..4).map(|c| clip_values(clip_len, c)).collect();
     let mut table1 = vec![
-        "| element | bytes/clip on disk | vs fp32 .npy | write MB/s (on-disk) | cold read all layers, MB/s on-disk (% of dd): zarrs | direct | direct, prefetch 2 threads | cold read layers 9-12, clips/s: zarrs | direct | warm read (page cache), direct, MB/s |".to_string(),
-        "|---|---|---|---|---|---|---|---|---|---|".to_string(),
+        "| element | compression | bytes/clip on disk | vs fp32 .npy | write MB/s (on-disk) | cold read all layers, MB/s on-disk (% of dd): zarrs | direct | direct, prefetch 2 threads | direct, reused output | cold read layers 9-12, clips/s: zarrs | direct | warm read (page cache), direct, MB/s |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     let mut table2 = vec![
-        format!("| element | disk at dd speed | zstd decode, 1 thread | zstd decode, {threads} threads | convert to f32, 1 thread | fresh f32 output (page faults) | direct read, cold | direct read, cold, reused output | direct read, warm | zarrs read, cold |"),
-        "|---|---|---|---|---|---|---|---|---|---|".to_string(),
+        format!("| element | compression | disk at dd speed | zstd decode, 1 thread | zstd decode, {threads} threads | convert to f32, 1 thread | fresh f32 output (page faults) | direct read, cold | direct read, cold, reused output | direct read, warm | zarrs read, cold |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     let all: Vec<usize> = (1..=12).collect();
-    for element in ElementType::ALL {
-        let dir = base.join(element.as_str());
+    for (element, compression) in ElementType::ALL.into_iter().flat_map(|e| compressions.iter().map(move |&c| (e, c))) {
+        let dir = base.join(format!("{element}-{compression}"));
         let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::create(&dir, meta(element, clips)).unwrap();
+        let store = Store::create(&dir, meta(element, compression, clips)).unwrap();
         let frames = vec![0u8; store.meta().frames_len()];
         let t = Instant::now();
         (0..store.meta().num_shards()).into_par_iter().for_each(|shard| {
@@ -255,6 +281,7 @@ fn main() {
         let per_clip = spatial_bytes as f64 / clips as f64;
         let direct = store.reader().unwrap();
         let zarrs = direct.clone().via_zarrs();
+        assert!(direct.reads_directly(), "{element} {compression}: the direct path applies");
         // The direct path must read what zarrs reads.
         assert_eq!(direct.read_spatial(1, &all).unwrap(), zarrs.read_spatial(1, &all).unwrap());
         let zarrs_s = cold(&dir, || read_all(&zarrs, clips, &all));
@@ -279,25 +306,30 @@ fn main() {
         let warm_s = t.elapsed().as_secs_f64();
         let rate = |s: f64| format!("{:.0} ({:.0}%)", mb(spatial_bytes as f64, s), 100.0 * mb(spatial_bytes as f64, s) / dd_read);
         table1.push(format!(
-            "| {element} | {:.2} MB | {:.3} | {:.0} | {} | {} | {} | {:.1} | {:.1} | {:.0} |",
+            "| {element} | {compression} | {:.2} MB | {:.3} | {:.0} | {} | {} | {} | {} | {:.1} | {:.1} | {:.0} |",
             per_clip / 1e6,
             per_clip / raw_clip,
             mb(spatial_bytes as f64, write_s),
             rate(zarrs_s),
             rate(direct_s),
             rate(prefetch_s),
+            rate(reuse_s),
             clips as f64 / zarrs_sub_s,
             clips as f64 / direct_sub_s,
             mb(spatial_bytes as f64, warm_s),
         ));
-        let layers = compressed_layers(element, &values[0], layer_len, store.meta().zstd_level);
         let raw_layer = layer_len * element.size();
         let ms = |s: f64| format!("{:.1}", s * 1e3);
+        let (zstd_1, zstd_n) = match compression {
+            Compression::Zstd => {
+                let layers = compressed_layers(element, &values[0], layer_len, store.meta().zstd_level);
+                (ms(zstd_decode_s(&layers, raw_layer, false)), ms(zstd_decode_s(&layers, raw_layer, true)))
+            }
+            Compression::None => ("-".into(), "-".into()),
+        };
         table2.push(format!(
-            "| {element} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {element} | {compression} | {} | {zstd_1} | {zstd_n} | {} | {} | {} | {} | {} | {} |",
             ms(per_clip / (dd_read * 1e6)),
-            ms(zstd_decode_s(&layers, raw_layer, false)),
-            ms(zstd_decode_s(&layers, raw_layer, true)),
             ms(convert_s(element, &values[0])),
             ms(fresh_output_s(clip_len)),
             ms(direct_s / clips as f64),

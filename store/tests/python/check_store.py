@@ -23,6 +23,12 @@ frames = group["frames"]
 assert list(spatial.shape) == exp["spatial_shape"], (spatial.shape, exp["spatial_shape"])
 assert list(frames.shape) == exp["frames_shape"], (frames.shape, exp["frames_shape"])
 assert str(spatial.dtype) == exp["dtype"], (spatial.dtype, exp["dtype"])
+# Codec chains as zarr-python sees them: sharding with inner [bytes, zstd] or [bytes] alone.
+for name in ["spatial", "frames"] + (["spatial_scale"] if meta["element_type"] == "int8" else []):
+    sharding = group[name].metadata.to_dict()["codecs"]
+    assert [c["name"] for c in sharding] == ["sharding_indexed"], sharding
+    inner = [c["name"] for c in sharding[0]["configuration"]["codecs"]]
+    assert inner == exp["codecs"], (name, inner, exp["codecs"])
 
 for clip in exp["clips"]:
     want = np.fromfile(expected_dir / f"spatial-{clip}.f32", dtype="<f4").reshape(spatial.shape[1:])
@@ -45,6 +51,8 @@ table = pq.read_table(store / "clips.parquet")
 assert table.num_rows == len(exp["clips"])
 
 labels = group["text"]["train"]
+label_codecs = [c["name"] for c in labels.metadata.to_dict()["codecs"]]
+assert label_codecs == exp["codecs"], (label_codecs, exp["codecs"])
 assert list(labels.attrs["classes"]) == exp["classes"], labels.attrs["classes"]
 assert np.allclose(np.asarray(labels[:]), np.array(exp["text"], dtype=np.float32))
-print(f"ok: {len(exp['clips'])} clips, {len(videos)} videos, dtype {spatial.dtype}")
+print(f"ok: {len(exp['clips'])} clips, {len(videos)} videos, dtype {spatial.dtype}, codecs {exp['codecs']}")

@@ -74,6 +74,7 @@ pub fn online_meta(clip: &ClipModel, name: &str, sampling: &SamplingConfig) -> a
         num_clips: 0,
         clips_per_shard: 1,
         zstd_level: 0,
+        compression: dist_store::Compression::Zstd,
         created_by: format!("dist-train {} fit --online", env!("CARGO_PKG_VERSION")),
         planned_videos: 0,
     })
