@@ -104,3 +104,18 @@ fn inspect_model_prints_architecture_and_errors_name_the_file() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("notes.safetensors") && stderr.contains("not a CLIP checkpoint"), "{stderr}");
 }
+
+#[test]
+fn a_backend_that_cannot_run_fails_before_loading_with_what_to_do() {
+    let run = dist_extract(&["inspect-model", "--model", "builtin:tiny", "--device", "cuda"]);
+    assert_eq!(run.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("cpu, wgpu"), "{stderr}");
+
+    // Without the feature wgpu is missing; with it, bf16 is what wgpu cannot do.
+    let run = dist_extract(&["inspect-model", "--model", "builtin:tiny", "--device", "wgpu", "--dtype", "bf16"]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let expected = if cfg!(feature = "wgpu") { "bf16" } else { "--features wgpu" };
+    assert!(stderr.contains("backend wgpu") && stderr.contains(expected), "{stderr}");
+}

@@ -187,7 +187,7 @@ fn online_views_are_fresh_every_epoch_and_seeded() {
         size_from_model: true,
         templates: vec![],
     };
-    let (clip, meta, sampling) = online::load(&spec).unwrap();
+    let (clip, meta, sampling) = online::load(&spec, dist_clip::Backend::Cpu).unwrap();
     // The contrastive head's targets: one CLIP text embedding per class name.
     let targets = online::class_targets(&spec, &clip, HeadKind::Contrastive).unwrap();
     let (emb, dim) = targets.embeddings.as_ref().unwrap();

@@ -83,6 +83,14 @@ pub enum ClipError {
     /// The model has no text tower (a vision-only checkpoint) but text was asked for.
     #[error("the model has no text tower (vision-only checkpoint)")]
     NoTextTower,
+    /// The requested backend is not compiled into this binary, or cannot compute in the requested dtype.
+    #[error("backend {backend}: {reason}")]
+    Backend {
+        /// The backend as named on the command line (`cpu`, `wgpu`).
+        backend: String,
+        /// What is missing, and how to get it.
+        reason: String,
+    },
     /// The embedded BPE vocabulary could not be read (a broken build).
     #[error("the embedded CLIP BPE vocabulary is corrupt: {0}")]
     Vocabulary(String),

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backend;
 mod builtin;
 mod checkpoint;
 mod config;
@@ -36,6 +37,7 @@ mod vision;
 mod vision_file;
 mod weights;
 
+pub use backend::Backend;
 pub use builtin::{builtin_config, BUILTIN_NAMES, BUILTIN_SEED};
 pub use checkpoint::Layout;
 pub use config::{Activation, ClipConfig, TextConfig, VisionConfig, CLIP_MEAN, CLIP_STD};

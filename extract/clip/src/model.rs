@@ -167,8 +167,10 @@ pub fn load_model(spec: &str, device: &Device) -> Result<ClipModel> {
 /// # Errors
 /// [`ClipError::UnknownSpec`] for an unknown builtin or a path that does not exist;
 /// [`ClipError::NotACheckpoint`], [`ClipError::MissingTensor`], [`ClipError::ShapeMismatch`],
-/// [`ClipError::UnsupportedDtype`], [`ClipError::InvalidConfig`] and [`ClipError::Io`] for files.
+/// [`ClipError::UnsupportedDtype`], [`ClipError::InvalidConfig`] and [`ClipError::Io`] for files;
+/// [`ClipError::Backend`] when `device` cannot compute in `dtype` (bf16 on wgpu).
 pub fn load_model_with(spec: &str, device: &Device, dtype: DType) -> Result<ClipModel> {
+    crate::backend::check_dtype(device, dtype, &format!("{device:?}"))?;
     if let Some(name) = spec.strip_prefix("builtin:") {
         let config = builtin_config(name).ok_or_else(|| ClipError::UnknownSpec {
             spec: spec.to_string(),

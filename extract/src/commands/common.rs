@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use dist_clip::{ClipModel, DType};
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -37,12 +37,17 @@ pub struct ModelArgs {
     /// Dtype the towers compute in (outputs are f32 either way).
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: ComputeDtype,
+    /// Backend the towers run on: cpu (burn-flex) or wgpu (a GPU through Vulkan/Metal/DX12; needs a
+    /// binary built with `--features wgpu`; no bf16).
+    #[arg(long, default_value = "cpu", env = "DIST_DEVICE")]
+    pub device: dist_clip::Backend,
 }
 
 impl ModelArgs {
-    /// Loads the model on the CPU backend (burn-flex).
+    /// Loads the model on the chosen backend, in the chosen dtype.
     pub(crate) fn load(&self) -> anyhow::Result<ClipModel> {
-        dist_clip::load_model_with(&self.model, &Device::flex(), self.dtype.into())
+        let device = self.device.device(self.dtype.into())?;
+        dist_clip::load_model_with(&self.model, &device, self.dtype.into())
             .with_context(|| format!("loading model {:?}", self.model))
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use arrow::array::{ArrayRef, Float64Array, ListArray, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use burn::tensor::Device;
 use clap::Args;
 use parquet::arrow::ArrowWriter;
 
@@ -41,10 +40,13 @@ pub struct EvalArgs {
     /// Clips per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
+    /// Backend: cpu (burn-flex) or wgpu (a GPU; needs a build with `--features wgpu`).
+    #[arg(long, default_value = "cpu", env = "DIST_DEVICE")]
+    pub device: dist_clip::Backend,
 }
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
-    let device = Device::flex();
+    let device = args.device.device(burn::tensor::DType::F32)?;
     let (model, cfg, info) = load_run(&args.run, &device)?;
     let store = open_store(&args.store, &cfg.model)?;
     let reader = store.reader()?;

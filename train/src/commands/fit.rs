@@ -93,6 +93,10 @@ pub struct FitArgs {
     /// Override `train.label_set`.
     #[arg(long)]
     pub label_set: Option<String>,
+    /// Backend: cpu (burn-flex) or wgpu (a GPU; needs a build with `--features wgpu`). Overrides
+    /// `[train] device`.
+    #[arg(long, env = "DIST_DEVICE")]
+    pub device: Option<dist_clip::Backend>,
 }
 
 pub fn run(args: &FitArgs) -> anyhow::Result<()> {
@@ -115,6 +119,9 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     }
     if let Some(v) = &args.label_set {
         t.label_set = v.clone();
+    }
+    if let Some(v) = args.device {
+        t.device = v;
     }
     let info = match &args.store {
         Some(store) => fit(store, &args.out, &cfg, args.resume)?,

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::tensor::activation::softmax;
-use burn::tensor::Device;
 use clap::Args;
 use dist_video::Split;
 use serde::Serialize;
@@ -47,6 +46,9 @@ pub struct PredictArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Backend: cpu (burn-flex) or wgpu (a GPU; needs a build with `--features wgpu`).
+    #[arg(long, default_value = "cpu", env = "DIST_DEVICE")]
+    pub device: dist_clip::Backend,
 }
 
 /// One ranked class.
@@ -86,7 +88,7 @@ fn embed_names(clip: &dist_clip::ClipModel, names: &[String], templates: &[Strin
 
 /// Runs the prediction.
 pub fn predict(args: &PredictArgs) -> anyhow::Result<Prediction> {
-    let device = Device::flex();
+    let device = args.device.device(burn::tensor::DType::F32)?;
     let (network, cfg, info) = load_run(&args.run, &device)?;
     let meta = info.store_meta()?;
     if let (Some(labels), HeadKind::Linear) = (&args.labels, cfg.train.head) {

@@ -58,6 +58,8 @@ pub struct TrainSettings {
     /// Loader threads and how many clips they may read ahead.
     pub loader_threads: usize,
     pub prefetch: usize,
+    /// Backend the model trains on: `cpu` (burn-flex) or `wgpu` (a build with `--features wgpu`).
+    pub device: dist_clip::Backend,
 }
 
 impl Default for TrainSettings {
@@ -83,6 +85,7 @@ impl Default for TrainSettings {
             seed: 0,
             loader_threads: 2,
             prefetch: 32,
+            device: dist_clip::Backend::Cpu,
         }
     }
 }

@@ -160,7 +160,7 @@ pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> an
 /// freshly augmented views every epoch; the same run outputs as [`fit`].
 pub fn fit_online(spec: &OnlineSpec, run: &Path, cfg: &TrainConfig, resume: bool) -> anyhow::Result<RunInfo> {
     let s = &cfg.train;
-    let (clip, meta, sampling) = online::load(spec)?;
+    let (clip, meta, sampling) = online::load(spec, s.device)?;
     let model_cfg = cfg.model_for(&meta)?;
     let targets = online::class_targets(spec, &clip, s.head)?;
     let encoder = FrozenEncoder::new(clip, model_cfg.selected_layers()?, meta)?;
@@ -207,8 +207,8 @@ fn train(
     let resolved = ResolvedConfig { model: model_cfg.clone(), train: s.clone() };
     std::fs::write(run.join("config.toml"), toml::to_string(&resolved)?)?;
 
-    let device = Device::flex().autodiff();
-    let plain = Device::flex();
+    let plain = s.device.device(burn::tensor::DType::F32)?;
+    let device = plain.clone().autodiff();
     device.seed(s.seed);
     let classes = targets.classes.clone();
     let text = targets.head(model_cfg.embed_dim, s.logit_scale, &device)?;

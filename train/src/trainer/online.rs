@@ -81,8 +81,9 @@ pub fn online_meta(clip: &ClipModel, name: &str, sampling: &SamplingConfig) -> a
 }
 
 /// Loads the model and resolves the sampling: the model, its clips' metadata, the sampling.
-pub fn load(spec: &OnlineSpec) -> anyhow::Result<(ClipModel, StoreMeta, SamplingConfig)> {
-    let clip = dist_clip::load_model(&spec.model, &Device::flex()).with_context(|| format!("loading model {:?}", spec.model))?;
+pub fn load(spec: &OnlineSpec, backend: dist_clip::Backend) -> anyhow::Result<(ClipModel, StoreMeta, SamplingConfig)> {
+    let device = backend.device(burn::tensor::DType::F32)?;
+    let clip = dist_clip::load_model(&spec.model, &device).with_context(|| format!("loading model {:?}", spec.model))?;
     let mut sampling = spec.sampling.clone();
     if spec.size_from_model {
         sampling.input_size = clip.fingerprint.image_size as u32;

@@ -49,7 +49,7 @@ fn check_vision(model_path: &str, expected_file: &str, frames_file: &str, prefix
         &expected[&format!("{prefix}image_embeds")],
         TOL,
     ));
-    eprintln!("{model_path} {prefix}: worst |diff| {worst:e}");
+    eprintln!("{model_path} {prefix} on {:?}: worst |diff| {worst:e}", model.vision.device());
 }
 
 #[test]

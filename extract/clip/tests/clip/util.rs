@@ -13,8 +13,13 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The backend under test: `DIST_DEVICE` names it (`cpu` when unset), so the same parity tests check
+/// the wgpu path with `DIST_DEVICE=wgpu cargo test -p dist-clip --features wgpu` (docs/clip.md).
 pub(crate) fn device() -> Device {
-    Device::flex()
+    let backend: dist_clip::Backend = std::env::var("DIST_DEVICE")
+        .map(|name| name.parse().unwrap())
+        .unwrap_or_default();
+    backend.device(dist_clip::DType::F32).unwrap()
 }
 
 /// All f32 tensors of a safetensors file: name -> (shape, data).
