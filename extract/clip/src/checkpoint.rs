@@ -1,8 +1,10 @@
-//! Reading CLIP checkpoints from disk: a safetensors file (and its JSON config when one sits beside it),
-//! its layout detected from the tensor names, its architecture inferred from the tensor shapes.
+//! Reading CLIP checkpoints from disk: a safetensors file or a PyTorch pickle (and its JSON config when one
+//! sits beside it), its layout detected from the tensor names, its architecture inferred from the tensor
+//! shapes.
 
 mod hf;
 mod open_clip;
+mod pickle;
 
 use std::collections::HashMap;
 use std::fs;
@@ -34,31 +36,29 @@ pub(crate) struct LoadedCheckpoint {
     pub(crate) sha256: String,
 }
 
-/// Loads a directory (`config.json` + `model.safetensors`) or a `.safetensors` file.
+/// File extensions read as PyTorch pickles (`torch.save`) rather than safetensors.
+const PICKLE_EXTENSIONS: [&str; 4] = ["pt", "pth", "bin", "ckpt"];
+
+/// Loads a directory (`config.json` + `model.safetensors`, or `pytorch_model.bin` as
+/// `save_pretrained(safe_serialization=False)` writes), a `.safetensors` file or a PyTorch pickle.
 pub(crate) fn load_path(path: &Path) -> Result<LoadedCheckpoint> {
     let file = if path.is_dir() {
-        let candidate = path.join("model.safetensors");
-        if !candidate.is_file() {
+        let Some(candidate) = ["model.safetensors", "pytorch_model.bin"].iter().map(|f| path.join(f)).find(|f| f.is_file())
+        else {
             return Err(ClipError::NotACheckpoint {
                 path: path.to_path_buf(),
-                reason:
-                    "directory has no model.safetensors (sharded checkpoints are not supported)"
-                        .into(),
+                reason: "directory has neither model.safetensors nor pytorch_model.bin (sharded checkpoints are not \
+                         supported)"
+                    .into(),
             });
-        }
+        };
         candidate
     } else {
         path.to_path_buf()
     };
     let extension = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if matches!(extension, "pt" | "pth" | "bin" | "ckpt") {
-        return Err(ClipError::NotACheckpoint {
-            path: file,
-            reason: "PyTorch pickles are not read; convert with `safetensors.torch.save_file(torch.load(p), out)`"
-                .into(),
-        });
-    }
-    let tensors = TensorFile::open(&file)?;
+    let tensors =
+        if PICKLE_EXTENSIONS.contains(&extension) { pickle::open(&file)? } else { TensorFile::open(&file)? };
     let dir = file.parent().unwrap_or(Path::new("."));
     let (weights, layout) = match detect_layout(&tensors)? {
         Layout::HuggingFace => (hf::read(&tensors, dir)?, Layout::HuggingFace),
@@ -90,7 +90,7 @@ fn detect_layout(file: &TensorFile) -> Result<Layout> {
     Err(ClipError::NotACheckpoint {
         path: file.path.clone(),
         reason: format!(
-            "a safetensors file with neither vision_model.embeddings.patch_embedding.weight (Hugging Face) \
+            "a checkpoint with neither vision_model.embeddings.patch_embedding.weight (Hugging Face) \
              nor visual.conv1.weight (open_clip); first tensors: {names:?}"
         ),
     })
@@ -108,8 +108,11 @@ pub(crate) struct TensorFile {
     bytes: Vec<u8>,
     data_start: usize,
     infos: HashMap<String, TensorInfo>,
-    /// Prefix stripped from every name (`module.` of DataParallel saves).
+    /// Prefix stripped from every name: `module.` of DataParallel saves, `state_dict.` / `model.` of
+    /// training checkpoints that nest the weights (a pickle's nested dicts arrive joined with dots).
     prefix: String,
+    /// sha256 of the file on disk when `bytes` are not its bytes (a pickle converted in memory).
+    file_sha256: Option<String>,
 }
 
 impl TensorFile {
@@ -146,18 +149,8 @@ impl TensorFile {
                 )
             })
             .collect();
-        let prefix = if !infos.is_empty() && infos.keys().all(|k| k.starts_with("module.")) {
-            "module.".to_string()
-        } else {
-            String::new()
-        };
-        Ok(Self {
-            path: path.to_path_buf(),
-            bytes,
-            data_start: 8 + header_len,
-            infos,
-            prefix,
-        })
+        let prefix = wrapper_prefix(&infos);
+        Ok(Self { path: path.to_path_buf(), bytes, data_start: 8 + header_len, infos, prefix, file_sha256: None })
     }
 
     fn info(&self, name: &str) -> Option<&TensorInfo> {
@@ -247,8 +240,21 @@ impl TensorFile {
 
     /// sha256 of the whole file.
     pub(crate) fn sha256(&self) -> String {
-        hex::encode(Sha256::digest(&self.bytes))
+        self.file_sha256.clone().unwrap_or_else(|| hex::encode(Sha256::digest(&self.bytes)))
     }
+}
+
+/// The wrappers every tensor name shares (`state_dict.module.` and the like), stripped as one prefix.
+fn wrapper_prefix(infos: &HashMap<String, TensorInfo>) -> String {
+    const WRAPPERS: [&str; 4] = ["state_dict.", "model_state_dict.", "model.", "module."];
+    let mut prefix = String::new();
+    while let Some(wrapper) = WRAPPERS.iter().find(|w| {
+        let candidate = format!("{prefix}{w}");
+        !infos.is_empty() && infos.keys().all(|k| k.starts_with(&candidate))
+    }) {
+        prefix.push_str(wrapper);
+    }
+    prefix
 }
 
 /// Reads an optional JSON file next to the weights.

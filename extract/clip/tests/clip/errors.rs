@@ -103,7 +103,8 @@ fn non_checkpoint_files_say_so() {
     let pickle = dir.path().join("ViT-B-16.pt");
     std::fs::write(&pickle, b"PK\x03\x04").unwrap();
     let err = load_model(pickle.to_str().unwrap(), &device()).unwrap_err();
-    assert!(err.to_string().contains("pickle"), "{err}");
+    assert!(matches!(err, ClipError::NotACheckpoint { .. }), "{err}");
+    assert!(err.to_string().contains("ViT-B-16.pt") && err.to_string().contains("not a PyTorch state dict"), "{err}");
 }
 
 #[test]

@@ -108,6 +108,25 @@ fn open_clip_state_dict_matches_open_clip() {
     assert_close("text_embeds", &embeds, &expected["text_embeds"], TOL);
 }
 
+/// `fixtures/make_pickle_fixtures.py` re-saved two of the safetensors fixtures with `torch.save`: the
+/// same weights must give the same outputs, and the fingerprint is the pickle file's own sha256.
+#[test]
+fn pytorch_pickles_load_like_their_safetensors() {
+    use sha2::Digest;
+    // transformers' `pytorch_model.bin` in a model directory.
+    check_vision("hf_clip_pickle", "hf_clip/expected.safetensors", "frames.npy", "");
+    let model = load_model(fixture("hf_clip_pickle").to_str().unwrap(), &device()).unwrap();
+    let expected = read_expected("hf_clip/expected.safetensors");
+    let embeds = model.text().unwrap().encode_ids(&text_ids()).unwrap();
+    assert_close("text_embeds", &embeds, &expected["text_embeds"], TOL);
+    let bytes = std::fs::read(fixture("hf_clip_pickle/pytorch_model.bin")).unwrap();
+    assert_eq!(model.fingerprint.weights_sha256, hex::encode(sha2::Sha256::digest(&bytes)));
+    // An open_clip training checkpoint: weights under "state_dict", DataParallel's "module." prefix.
+    check_vision("open_clip/model_state_dict.pth", "open_clip/expected.safetensors", "frames.npy", "");
+    let model = load_model(fixture("open_clip/model_state_dict.pth").to_str().unwrap(), &device()).unwrap();
+    assert!(matches!(model.source, ModelSource::Checkpoint { layout: Layout::OpenClip, .. }), "{:?}", model.source);
+}
+
 #[test]
 fn forward_layers_returns_the_same_states_and_stops_early() {
     let model = load_model(fixture("hf_clip").to_str().unwrap(), &device()).unwrap();
