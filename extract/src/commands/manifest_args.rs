@@ -1,15 +1,20 @@
-//! `--manifest`, `--classes`, `--root`, `--format`: the dataset arguments `run` and `scan` share.
+//! `--manifest`, `--classes`, `--root`, `--format`: the dataset arguments `run`, `scan` and
+//! `dist-train fit --online` share.
 
 use std::path::PathBuf;
 
 use dist_video::{read_manifest, ClassList, ManifestEntry, ManifestFormat, Split};
 
 /// Where the videos and their labels are.
+///
+/// `--manifest` is not required here, so a command where the videos are optional (`fit`, which may
+/// read a store instead) can flatten this too; a command that needs them adds
+/// [`manifest_required`] as a group.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ManifestArgs {
     /// Annotation file, optionally prefixed with its split: `train=train.txt`, `test=val.csv`. Repeat for
     /// several splits. Formats: mmaction list, Kinetics CSV, SSv2 JSON, or a folder per class.
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub manifest: Vec<String>,
     /// Class names, one per line (line i = class i).
     #[arg(long)]
@@ -20,6 +25,11 @@ pub struct ManifestArgs {
     /// Manifest format: mmaction, kinetics, ssv2 or folder (default: detected from each file).
     #[arg(long)]
     pub format: Option<String>,
+}
+
+/// For `#[command(group = manifest_required())]`: makes `--manifest` a required argument.
+pub fn manifest_required() -> clap::ArgGroup {
+    clap::ArgGroup::new("videos").args(["manifest"]).required(true).multiple(true)
 }
 
 impl ManifestArgs {

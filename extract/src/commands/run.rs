@@ -7,7 +7,7 @@ use clap::Args as ClapArgs;
 use dist_store::{default_clips_per_shard, Compression, ElementType, Store, StoreMeta};
 
 use crate::commands::common::ModelArgs;
-use crate::commands::manifest_args::ManifestArgs;
+use crate::commands::manifest_args::{manifest_required, ManifestArgs};
 use crate::job::{self, parse_layers, ExtractConfig, Plan, Progress, ShardSelection};
 
 /// Extract a dataset into a feature store.
@@ -15,6 +15,7 @@ use crate::job::{self, parse_layers, ExtractConfig, Plan, Progress, ShardSelecti
 /// Re-running the same command resumes: finished shards are kept, unfinished ones are redone. Several
 /// processes may fill one store at once with `--shard i/n` (or Slurm / Kubernetes job-array variables).
 #[derive(Debug, ClapArgs)]
+#[command(group = manifest_required())]
 pub struct Args {
     #[command(flatten)]
     pub data: ManifestArgs,

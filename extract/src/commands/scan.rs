@@ -9,13 +9,14 @@ use clap::Args as ClapArgs;
 use dist_video::{plan_views, video_seed, SamplingConfig, VideoReader};
 use rayon::prelude::*;
 
-use crate::commands::manifest_args::ManifestArgs;
+use crate::commands::manifest_args::{manifest_required, ManifestArgs};
 
 /// Find the videos of a manifest that cannot be used, and why.
 ///
 /// Writes a tab-separated list (`line`, `video_id`, `path`, `kind`, `reason`) of the unusable videos to
 /// `--out` (default: standard output); the exit code is 0 when the scan ran, whatever it found.
 #[derive(Debug, ClapArgs)]
+#[command(group = manifest_required())]
 pub struct Args {
     #[command(flatten)]
     pub data: ManifestArgs,

@@ -29,19 +29,10 @@ pub struct FitArgs {
     /// --online: the frozen CLIP (builtin:NAME, a Hugging Face model directory, a .safetensors file).
     #[arg(long, short)]
     pub model: Option<String>,
-    /// --online: annotation files as `dist-extract run` takes them (`train=train.txt`,
-    /// `val=val.txt`); the `train.val_split` split validates.
-    #[arg(long)]
-    pub manifest: Vec<String>,
-    /// --online: class names, one per line (line i = class i); required for the contrastive head.
-    #[arg(long)]
-    pub classes: Option<PathBuf>,
-    /// --online: folder relative video paths resolve against (default: each manifest's folder).
-    #[arg(long)]
-    pub root: Option<PathBuf>,
-    /// --online: manifest format (mmaction, kinetics, ssv2, folder; default: detected).
-    #[arg(long)]
-    pub format: Option<String>,
+    /// --online: the videos, as `dist-extract run` takes them; the `train.val_split` split
+    /// validates, and `--classes` is required for the contrastive head.
+    #[command(flatten, next_help_heading = "Videos (--online)")]
+    pub data: ManifestArgs,
     /// --online: an extraction config (configs/extract/*.toml) whose `[sampling]` cuts the clips.
     #[arg(long)]
     pub extract_config: Option<PathBuf>,
@@ -170,7 +161,7 @@ fn online_spec(args: &FitArgs) -> anyhow::Result<OnlineSpec> {
     }
     Ok(OnlineSpec {
         model: args.model.clone().context("--online needs --model")?,
-        data: ManifestArgs { manifest: args.manifest.clone(), classes: args.classes.clone(), root: args.root.clone(), format: args.format.clone() },
+        data: args.data.clone(),
         sampling,
         size_from_model: args.size.is_none() && args.extract_config.is_none(),
         templates: args.templates.clone(),
