@@ -24,23 +24,35 @@ pub(super) fn open(path: &Path) -> Result<TensorFile> {
     if reader.is_empty() {
         return Err(not_a_checkpoint("a PyTorch pickle holding no tensors".into()));
     }
-    let mut tensors = Vec::with_capacity(reader.len());
-    for (name, tensor) in reader.tensors() {
-        let bytes = tensor.read().map_err(|e| not_a_checkpoint(format!("tensor {name:?} cannot be read: {e}")))?;
-        tensors.push((name.clone(), safetensors_dtype(tensor.dtype()), tensor.shape().to_vec(), bytes));
-    }
-    let views = tensors
-        .iter()
-        .map(|(name, dtype, shape, bytes)| {
-            TensorView::new(*dtype, shape.clone(), bytes).map(|view| (name.clone(), view))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| not_a_checkpoint(format!("inconsistent tensor in the pickle: {e}")))?;
-    let bytes = safetensors::serialize(views, None).map_err(|e| not_a_checkpoint(format!("{e}")))?;
-    let file_bytes = std::fs::read(path).map_err(|source| ClipError::Io { path: path.to_path_buf(), source })?;
+    // The raw tensors are dropped at the end of this block, before the converted file is parsed, so
+    // a large checkpoint is held at most twice (tensors + serialised copy), never three times.
+    let bytes = {
+        let mut tensors = Vec::with_capacity(reader.len());
+        for (name, tensor) in reader.tensors() {
+            let bytes =
+                tensor.read().map_err(|e| not_a_checkpoint(format!("tensor {name:?} cannot be read: {e}")))?;
+            tensors.push((name.clone(), safetensors_dtype(tensor.dtype()), tensor.shape().to_vec(), bytes));
+        }
+        let views = tensors
+            .iter()
+            .map(|(name, dtype, shape, bytes)| {
+                TensorView::new(*dtype, shape.clone(), bytes).map(|view| (name.clone(), view))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| not_a_checkpoint(format!("inconsistent tensor in the pickle: {e}")))?;
+        safetensors::serialize(views, None).map_err(|e| not_a_checkpoint(format!("{e}")))?
+    };
     let mut file = TensorFile::from_bytes(path, bytes)?;
-    file.file_sha256 = Some(hex::encode(Sha256::digest(&file_bytes)));
+    file.file_sha256 = Some(file_sha256(path)?);
     Ok(file)
+}
+
+/// sha256 of the file on disk, streamed (the pickle's bytes are never all in memory at once).
+fn file_sha256(path: &Path) -> Result<String> {
+    let io = |source| ClipError::Io { path: path.to_path_buf(), source };
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).map_err(io)?, &mut hasher).map_err(io)?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The same element type in safetensors' names (the reader hands back native-endian bytes, little
