@@ -66,6 +66,10 @@ pub enum ShapeKind {
     /// A chiral clock hand: a bar from the pivot to the tip (length r), a hub disc at the
     /// pivot and a flag on one side of the tip. Symmetry order 1, and no mirror symmetry.
     Hand,
+    /// A chiral three-bladed fan: a hub disc and three hooked blades 120 degrees apart, each
+    /// swept to one side. Symmetry order 3 (unaliased below 60 degrees per frame), no mirror
+    /// symmetry, and most of its disc is covered, so a turn moves many patches at once.
+    Fan,
     /// A small square turned 45 degrees, used for distractors.
     Diamond,
 }
@@ -82,6 +86,7 @@ impl ShapeKind {
             Self::Triangle => "triangle",
             Self::Cross => "cross",
             Self::Hand => "hand",
+            Self::Fan => "fan",
             Self::Diamond => "diamond",
         }
     }
@@ -94,6 +99,7 @@ impl ShapeKind {
             Self::Triangle => 1.5,
             Self::Cross => 1.0f32.hypot(0.4),
             Self::Hand => 1.05, // bar to 0.96 plus its half width 0.09
+            Self::Fan => 1.0,
         }
     }
 
@@ -110,6 +116,10 @@ impl ShapeKind {
                 let hub = p.len() - 0.17;
                 sd_polygon(p, &HAND_FLAG).min(bar).min(hub)
             }
+            Self::Fan => {
+                let blade = |k: f32| sd_polygon(p.rotate(-k * std::f32::consts::TAU / 3.0), &FAN_BLADE);
+                blade(0.0).min(blade(1.0)).min(blade(2.0)).min(p.len() - 0.22)
+            }
         }
     }
 }
@@ -123,6 +133,10 @@ const TRIANGLE: [Vec2; 3] = [
 
 /// The flag that makes the hand chiral: a triangle on the +y side of the bar near its tip.
 const HAND_FLAG: [Vec2; 3] = [Vec2::new(0.5, 0.0), Vec2::new(1.0, 0.0), Vec2::new(0.7, 0.45)];
+
+/// One fan blade along +x: narrow at the hub, wide at the rim, its outer edge swept towards +y
+/// (a quadrilateral, so the blade has no mirror axis).
+const FAN_BLADE: [Vec2; 4] = [Vec2::new(0.1, -0.08), Vec2::new(0.97, -0.2), Vec2::new(0.85, 0.42), Vec2::new(0.1, 0.1)];
 
 /// A shape placed in the frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -198,11 +212,17 @@ mod tests {
         assert!(at(ShapeKind::Cross, 0.9, 0.0) < 0.0 && at(ShapeKind::Cross, 0.9, 0.9) > 0.0);
         // The hand's flag sits on +y only: that is what makes it chiral.
         assert!(at(ShapeKind::Hand, 0.72, 0.3) < 0.0 && at(ShapeKind::Hand, 0.72, -0.3) > 0.0);
+        // So does the fan's blade sweep, in each of its three blades.
+        for k in 0..3 {
+            let a = k as f32 * std::f32::consts::TAU / 3.0;
+            let (inside, mirror) = (Vec2::new(0.6, 0.25).rotate(a), Vec2::new(0.6, -0.25).rotate(a));
+            assert!(at(ShapeKind::Fan, inside.x, inside.y) < 0.0 && at(ShapeKind::Fan, mirror.x, mirror.y) > 0.0, "blade {k}");
+        }
     }
 
     #[test]
     fn bounds_contain_shapes() {
-        for kind in [ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Cross, ShapeKind::Hand, ShapeKind::Diamond] {
+        for kind in [ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Cross, ShapeKind::Hand, ShapeKind::Fan, ShapeKind::Diamond] {
             for k in 0..360 {
                 let a = (k as f32).to_radians();
                 let r = kind.bound() + 1e-3;

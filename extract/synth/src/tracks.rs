@@ -34,19 +34,26 @@ fn translate<R: Rng>(scene: &SceneConfig, rng: &mut R) -> Vec<Track> {
     vec![straight_path(ShapeKind::Disc, radius, dir, len, 0.0, scene, rng)]
 }
 
-/// A chiral hand (length 0.26-0.34 S) turning clockwise at 12-20 degrees per frame from a uniform
-/// start angle. The hand has symmetry order 1, so any speed below 180 degrees per frame is unaliased.
+/// A chiral three-bladed fan (radius 0.36-0.44 S) about a centre within 0.03 S of the frame
+/// centre, turning clockwise at 6-10 degrees per frame from a uniform start angle (a third of
+/// the fan's 60-degree aliasing limit at most).
+///
+/// Why a big, slow fan about the centre and not a thin clock hand anywhere: the sense of a
+/// rotation is where each local motion happens (rightwards above the hub, leftwards below), so
+/// a model needs many patches moving coherently at a speed its temporal kernels resolve, at
+/// places fixed enough for a position-weighted pooling to read (docs/demo.md). A clock hand's tip
+/// crossed a 16 px patch in under two frames, and its hub wandered by a patch.
 fn rotate<R: Rng>(scene: &SceneConfig, rng: &mut R) -> Vec<Track> {
     let s = scene.size as f32;
-    let radius = rng.random_range(0.26..0.34) * s;
-    let slack = (0.5 * s - radius - 0.04 * s).max(0.0);
-    let center = Vec2::new(0.5 * s + rng.random_range(-1.0..1.0) * slack, 0.5 * s + rng.random_range(-1.0..1.0) * slack);
+    let radius = rng.random_range(0.36..0.44) * s;
+    let jitter = 0.03 * s;
+    let center = Vec2::new(0.5 * s + rng.random_range(-jitter..jitter), 0.5 * s + rng.random_range(-jitter..jitter));
     let start = rng.random_range(0.0..TAU);
-    let omega = rng.random_range(12.0f32..20.0).to_radians();
+    let omega = rng.random_range(6.0f32..10.0).to_radians();
     let turn = omega * (scene.frames - 1) as f32;
     let color = random_color(rng);
     let pose = |angle| Pose { center, radius, angle };
-    vec![Track::moving(ShapeKind::Hand, color, pose(start), pose(start + turn), scene.frames)]
+    vec![Track::moving(ShapeKind::Fan, color, pose(start), pose(start + turn), scene.frames)]
 }
 
 /// One of the four control shapes, at a fixed random rotation, growing linearly from radius

@@ -190,6 +190,13 @@ pub fn infer_config(path: &Path, tensors: &BTreeMap<String, HostTensor>, inputs:
     // Pooling.
     config.pooling_layers = count("adapooling_nets", "positional_embedding");
     config.pooling = if config.pooling_layers > 0 { PoolingKind::Ada } else { PoolingKind::Mean };
+    if let Some(tokens) = inputs.taps.map(|s| s[1]).filter(|&l| l > 1) {
+        config.patches = tokens - 1;
+    }
+    if let Some(&[tokens, _]) = shape("pooling_weights") {
+        config.pooling = PoolingKind::Weighted;
+        config.patches = tokens.saturating_sub(1);
+    }
     if let Some(fc) = shape("adapooling_nets.0.output_map_cls_token.c_fc.weight") {
         config.pooling_mlp_ratio = fc[0] / a;
     }

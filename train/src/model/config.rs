@@ -58,6 +58,13 @@ pub enum PoolingKind {
     Ada,
     /// Global average of F over frames and tokens.
     Mean,
+    /// Position-weighted average (`pooling_weights`, `[N+1, A]`, not in the official code): a
+    /// learned weight per token position and channel, initialised to the plain average, over the
+    /// frame average of F. An average over positions cancels what only the conjunction of a
+    /// motion and its place tells apart, such as the sense of a rotation (rightwards above the
+    /// hub, leftwards below); AdaPooling can select places but starts uniform and learns to
+    /// only through a product of small weights (docs/demo.md).
+    Weighted,
 }
 
 /// Which frozen ViT blocks feed the model.
@@ -162,6 +169,9 @@ pub struct DistConfig {
     pub upsample: UpsampleKind,
     /// Pooling of the integrated tokens.
     pub pooling: PoolingKind,
+    /// N, patch tokens per frame ((input size / P)²); sizes `pooling = "weighted"`'s table.
+    /// Set from the store.
+    pub patches: usize,
     /// AdaPooling depth K (`ADA_POOLING_LAYERS`: 2 for SSV2, 4 for K400).
     pub pooling_layers: usize,
     /// AdaPooling attention heads; `None` = A/64 as in the official code (head size 64).
@@ -204,6 +214,7 @@ impl Default for DistConfig {
             downsample: DownsampleKind::default(),
             upsample: UpsampleKind::default(),
             pooling: PoolingKind::default(),
+            patches: 196,
             pooling_layers: 2,
             pooling_heads: None,
             pooling_mlp_ratio: 4,
@@ -314,6 +325,7 @@ impl DistConfig {
             ("gamma", self.gamma),
             ("integration_dim", self.integration_dim),
             ("temporal_dim", self.temporal_dim),
+            ("patches", self.patches),
         ] {
             if value == 0 {
                 return Err(Error::config(field, "must be at least 1"));

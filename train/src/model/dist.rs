@@ -44,6 +44,8 @@ pub struct DistModel {
     pub aggregated_cls_token: Option<Param<Tensor<3>>>,
     /// Frame query of AdaPooling, `[1, 1, A]`.
     pub aggregated_spatial_cls_token: Option<Param<Tensor<3>>>,
+    /// Weight per token position and channel of `pooling = "weighted"`, `[N+1, A]`.
+    pub pooling_weights: Option<Param<Tensor<2>>>,
     #[module(skip)]
     config: DistConfig,
 }
@@ -66,6 +68,7 @@ impl DistConfig {
         let (a, c) = (self.integration_dim, self.width);
         let per_layer = |build: bool| if build { layers } else { 0 };
         let ada = self.has_tokens() && self.pooling == PoolingKind::Ada;
+        let weighted = self.has_tokens() && self.pooling == PoolingKind::Weighted;
         Ok(DistModel {
             temporal_stem: self.has_temporal().then(|| {
                 Conv3d::new(3, self.temporal_dim, [self.stem_temporal_kernel, self.patch_size, self.patch_size], device)
@@ -90,6 +93,9 @@ impl DistConfig {
             )),
             aggregated_cls_token: ada.then(|| normal([1, 1, a], INIT_STD, device)),
             aggregated_spatial_cls_token: ada.then(|| normal([1, 1, a], INIT_STD, device)),
+            // Starts as the plain average over the N+1 tokens.
+            pooling_weights: weighted
+                .then(|| Param::from_tensor(Tensor::full([self.patches + 1, a], 1.0 / (self.patches + 1) as f64, device))),
             config: self.clone(),
         })
     }
@@ -186,6 +192,10 @@ impl DistModel {
     /// - tokens: `[B·T, N+1, A]` → `[B, A]`
     fn pool(&self, tokens: Tensor<3>, batch: usize) -> Tensor<2> {
         let [bt, l, a] = tokens.dims();
+        if let Some(weights) = &self.pooling_weights {
+            let per_place = tokens.reshape([batch, bt / batch, l, a]).mean_dim(1).reshape([batch, l, a]);
+            return (per_place * weights.val().unsqueeze_dim::<3>(0)).sum_dim(1).reshape([batch, a]);
+        }
         match (&self.aggregated_cls_token, &self.aggregated_spatial_cls_token) {
             (Some(video_query), Some(frame_query)) => {
                 let mut video = video_query.val().expand([batch, 1, a]);
@@ -224,6 +234,13 @@ impl DistModel {
         }
         let batch = bt / config.frames;
         let n = l - 1;
+        if config.has_tokens() && config.pooling == PoolingKind::Weighted && n != config.patches {
+            return Err(Error::input(
+                "taps[0]",
+                &[bt, l, c],
+                format!("{} + 1 tokens per frame (pooling = \"weighted\" was built for patches = {})", config.patches, config.patches),
+            ));
+        }
         if !config.has_temporal() {
             let side = (n as f64).sqrt().round() as usize;
             return Ok(Geometry { batch, grid: [side, n / side.max(1)] });

@@ -30,10 +30,11 @@ impl ParamInfo {
 }
 
 /// The official optimizer's intent (spec §11): weight decay on tensors of rank ≥ 2, none on
-/// biases, LayerNorm parameters, class tokens and positional embeddings.
+/// biases, LayerNorm parameters, class tokens and positional embeddings. The weighted pooling's
+/// per-position table is a position table too: decay would pull it from the average to zero.
 #[must_use]
 pub fn uses_weight_decay(name: &str, rank: usize) -> bool {
-    rank >= 2 && !name.ends_with("cls_token") && !name.ends_with("positional_embedding")
+    rank >= 2 && !name.ends_with("cls_token") && !name.ends_with("positional_embedding") && name != "pooling_weights"
 }
 
 /// Tracks the dotted module path during a traversal. Enum variants add no name, so every

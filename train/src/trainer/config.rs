@@ -123,13 +123,15 @@ impl TrainConfig {
             meta.sampling.t,
         );
         base.gamma = meta.sampling.gamma;
-        let store_fields: [(&str, usize, &str); 6] = [
+        base.patches = meta.tokens() - 1;
+        let store_fields: [(&str, usize, &str); 7] = [
             ("width", base.width, "encoder.width"),
             ("patch_size", base.patch_size, "encoder.patch_size"),
             ("encoder_layers", base.encoder_layers, "encoder.layers"),
             ("embed_dim", base.embed_dim, "encoder.embed_dim"),
             ("frames", base.frames, "sampling.t"),
             ("gamma", base.gamma, "sampling.gamma"),
+            ("patches", base.patches, "(preprocessing.crop / encoder.patch_size)²"),
         ];
         for (field, store_value, store_field) in store_fields {
             if let Some(v) = self.model.get(field) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor};
-use dist_train::model::{DistConfig, DistModel, TemporalBlockKind, OFFICIAL_PREFIX};
+use dist_train::model::{dist_tensors, infer_config, DistConfig, DistModel, InputShapes, PoolingKind, TemporalBlockKind, OFFICIAL_PREFIX};
 use dist_train::tensor_io::{write_safetensors, HostTensor, StoredDtype};
 use dist_train::Error;
 
@@ -111,4 +111,22 @@ fn bad_files_are_specific_errors() {
     let garbage = dir.path().join("garbage.safetensors");
     std::fs::write(&garbage, b"not a safetensors file").unwrap();
     assert!(matches!(config.init(&device).unwrap().load_safetensors(&garbage), Err(Error::Safetensors { .. })));
+}
+
+#[test]
+fn pooling_kind_and_patch_count_are_inferred_from_the_weights() {
+    let device = Device::flex();
+    let path = Path::new("w.safetensors");
+    let shapes = InputShapes { taps: Some([4, 7, 32]), frames: Some([2, 3, 4, 16, 24]) };
+    for pooling in [PoolingKind::Ada, PoolingKind::Mean, PoolingKind::Weighted] {
+        let config = DistConfig { pooling, patches: 6, ..tiny_config() };
+        let tensors = dist_tensors(config.init(&device).unwrap().to_host_tensors());
+        let inferred = infer_config(path, &tensors, shapes).unwrap();
+        assert_eq!((inferred.pooling, inferred.patches), (pooling, 6), "{pooling:?}");
+        // The weighted table alone tells the patch count.
+        if pooling == PoolingKind::Weighted {
+            let inferred = infer_config(path, &tensors, InputShapes { taps: None, ..shapes }).unwrap();
+            assert_eq!(inferred.patches, 6);
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Device, Gradients, Tensor};
-use dist_train::model::{DistConfig, TemporalBlockKind, UpsampleKind};
+use dist_train::model::{DistConfig, PoolingKind, TemporalBlockKind, UpsampleKind};
 
 use super::common::{inputs, tiny_config, values};
 
@@ -55,6 +55,7 @@ fn gradient_reaches_every_trainable_tensor() {
     check("transformer", DistConfig { temporal_block: TemporalBlockKind::Transformer, ..base.clone() });
     check("deconv", DistConfig { upsample: UpsampleKind::TransposedConv, ..base.clone() });
     check("temporal-only", DistConfig { integration: false, temporal_output_fusion: true, ..base.clone() });
+    check("weighted pooling", DistConfig { pooling: PoolingKind::Weighted, patches: 4, ..base.clone() });
     check("no phi", DistConfig { integration_to_temporal: false, ..base.clone() });
     check("no psi", DistConfig { temporal_to_integration: false, temporal_output_fusion: true, ..base });
 }

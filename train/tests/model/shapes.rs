@@ -34,6 +34,11 @@ fn variants() -> Vec<(&'static str, DistConfig)> {
         ),
         ("spatial-only", DistConfig { temporal_encoder: false, integration: false, ..base.clone() }),
         ("mean pooling", DistConfig { pooling: PoolingKind::Mean, ..base.clone() }),
+        ("weighted pooling", DistConfig { pooling: PoolingKind::Weighted, patches: 6, ..base.clone() }),
+        (
+            "temporal-only, weighted",
+            DistConfig { integration: false, temporal_output_fusion: true, pooling: PoolingKind::Weighted, patches: 6, ..base.clone() },
+        ),
         ("4 pooling layers", DistConfig { pooling_layers: 4, ..base.clone() }),
         ("last layer only", DistConfig { layers: LayerSelection::Explicit(vec![2]), ..base.clone() }),
         ("gamma 1", DistConfig { gamma: 1, ..base.clone() }),
@@ -71,6 +76,22 @@ fn spatial_only_is_the_projected_mean_cls() {
     let expect = model.ln_post.forward(model.proj_spatial_cls_token.forward(cls)).matmul(model.proj.val());
     let (got, want) = (values(&out), values(&expect));
     assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5));
+}
+
+#[test]
+fn weighted_pooling_starts_as_the_mean() {
+    let device = Device::flex();
+    let config = DistConfig { pooling: PoolingKind::Weighted, patches: 4, ..tiny_config() };
+    let mut model = config.init(&device).unwrap();
+    let (taps, frames) = inputs(&config, 2, [2, 2], &device);
+    let weighted = values(&model.forward(&taps, frames.clone()).unwrap());
+    model.pooling_weights = None; // the pooling falls back to the plain mean
+    let mean = values(&model.forward(&taps, frames).unwrap());
+    assert!(weighted.iter().zip(&mean).all(|(a, b)| (a - b).abs() < 1e-5), "{weighted:?} vs {mean:?}");
+    // The table is sized for 4 patches: a 2x3 grid is refused, not broadcast.
+    let (taps, frames) = inputs(&config, 2, [2, 3], &device);
+    let err = config.init(&device).unwrap().forward(&taps, frames).unwrap_err();
+    assert!(err.to_string().contains("patches = 4"), "{err}");
 }
 
 #[test]
