@@ -34,40 +34,52 @@ fn get(results: &serde_json::Value, model: &str, path: &[&str]) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("results.json has no number at {model}.{}", path.join(".")))
 }
 
+/// Runs `scripts/demo.sh --quick` once per test binary and returns its `results.json`.
+fn quick_demo_results() -> &'static serde_json::Value {
+    static RESULTS: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let out = tempfile::tempdir().unwrap();
+        let demo_out = out.path().join("demo");
+        let status = Command::new("bash")
+            .arg(repo().join("scripts/demo.sh"))
+            .args(["--quick", "--out"])
+            .arg(&demo_out)
+            .env("DEMO_BIN", bin_dir())
+            .env("DIST_PYTHON", python())
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/demo.sh --quick failed: {status}");
+        for file in ["results.json", "curves.png", "accuracy.png"] {
+            assert!(demo_out.join(file).is_file(), "demo wrote no {file}");
+        }
+        serde_json::from_slice(&std::fs::read(demo_out.join("results.json")).unwrap()).unwrap()
+    })
+}
+
 #[test]
-#[ignore = "issue 9: the expected results are not met yet (docs/demo.md, Results); run with --ignored"]
-fn quick_demo_meets_the_expected_results() {
-    let out = tempfile::tempdir().unwrap();
-    let demo_out = out.path().join("demo");
-    let status = Command::new("bash")
-        .arg(repo().join("scripts/demo.sh"))
-        .args(["--quick", "--out"])
-        .arg(&demo_out)
-        .env("DEMO_BIN", bin_dir())
-        .env("DIST_PYTHON", python())
-        .status()
-        .unwrap();
-    assert!(status.success(), "scripts/demo.sh --quick failed: {status}");
-    for file in ["results.json", "curves.png", "accuracy.png"] {
-        assert!(demo_out.join(file).is_file(), "demo wrote no {file}");
-    }
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(demo_out.join("results.json")).unwrap()).unwrap();
+fn quick_demo_tells_the_senses_apart_where_an_order_blind_model_cannot() {
+    let results = quick_demo_results();
     for family in ["translate", "rotate", "approach"] {
-        let dist = get(&results, "dist", &["sense", family]);
+        let dist = get(results, "dist", &["sense", family]);
         assert!(dist >= 0.95, "full DiST tells {family} from its reversal only {:.1}% of the time", 100.0 * dist);
     }
     for family in ["translate", "rotate", "approach", "event_order"] {
-        let spatial = get(&results, "spatial_only", &["sense", family]);
+        let spatial = get(results, "spatial_only", &["sense", family]);
         assert!((0.40..=0.60).contains(&spatial), "spatial-only {family} sense {:.1}% is not chance", 100.0 * spatial);
     }
-    for model in ["dist", "spatial_only"] {
-        let control = get(&results, model, &["control_top1"]);
-        assert!(control >= 0.95, "{model} recognises the control shapes only {:.1}% of the time", 100.0 * control);
-    }
-    let top1 = |m: &str| get(&results, m, &["top1"]);
+    let top1 = |m: &str| get(results, m, &["top1"]);
     assert!(top1("dist") >= top1("integration_only"), "Table 1a: full DiST below integration-only");
     assert!(top1("dist") >= top1("temporal_only"), "Table 1a: full DiST below temporal-only");
     assert!(top1("temporal_only") > top1("spatial_only"), "Table 1a: temporal-only not above spatial-only");
     assert!(top1("integration_only") > top1("spatial_only"), "Table 1a: integration-only not above spatial-only");
+}
+
+#[test]
+#[ignore = "issue 9: the built-in tiny CLIP tells the control shapes apart too rarely (docs/demo.md); run with --ignored"]
+fn quick_demo_recognises_the_control_shapes() {
+    let results = quick_demo_results();
+    for model in ["dist", "spatial_only"] {
+        let control = get(results, model, &["control_top1"]);
+        assert!(control >= 0.95, "{model} recognises the control shapes only {:.1}% of the time", 100.0 * control);
+    }
 }

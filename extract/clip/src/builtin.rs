@@ -59,7 +59,7 @@ pub(crate) fn builtin_weights(name: &str, config: &ClipConfig) -> crate::error::
     let mut weights = random_weights(config, BUILTIN_SEED);
     if name == "tiny" {
         let label = std::path::Path::new("builtin:tiny (assets/tiny-vision.safetensors)");
-        weights.vision = crate::vision_file::decode(label, TINY_VISION.to_vec(), &config.vision)?;
+        crate::vision_file::apply(label, TINY_VISION.to_vec(), &mut weights)?;
     }
     Ok(weights)
 }

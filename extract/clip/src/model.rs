@@ -140,7 +140,7 @@ pub fn load_model_with_vision_file(spec: &str, vision_file: &Path, device: &Devi
     // The vision tower is replaced whole, so start from the random weights (not the embedded file).
     let mut weights = random_weights(&config, BUILTIN_SEED);
     let bytes = std::fs::read(vision_file).map_err(|source| ClipError::Io { path: vision_file.to_path_buf(), source })?;
-    weights.vision = crate::vision_file::decode(vision_file, bytes, &config.vision)?;
+    crate::vision_file::apply(vision_file, bytes, &mut weights)?;
     let sha = weights.content_sha256();
     let source = ModelSource::Builtin(format!("{name}+{}", vision_file.display()));
     Ok(ClipModel::from_weights(&weights, sha, source, device, DType::F32))

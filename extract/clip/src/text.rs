@@ -72,6 +72,19 @@ impl TextTower {
     /// [`ClipError::InvalidInput`] for an empty batch, a row longer than the context or an id outside
     /// the vocabulary.
     pub fn encode_ids(&self, ids: &[Vec<i64>]) -> Result<Tensor<2>> {
+        let embeds = self.pool_ids(ids)?.matmul(self.projection.clone()); // [n, E]
+        Ok(if self.dtype == DType::F32 {
+            embeds
+        } else {
+            embeds.cast(DType::F32)
+        })
+    }
+
+    /// The final-LayerNorm features at each row's end-of-text token, before the projection.
+    ///
+    /// # Shapes
+    /// - ids: as in [`Self::encode_ids`]; output `[n, C]` in the tower's dtype
+    fn pool_ids(&self, ids: &[Vec<i64>]) -> Result<Tensor<2>> {
         let n = ids.len();
         if n == 0 {
             return Err(ClipError::InvalidInput("no token rows to encode".into()));
@@ -112,15 +125,28 @@ impl TextTower {
             .map(|(b, &p)| i64::try_from(b * len + p).unwrap_or(0))
             .collect();
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &self.device);
-        let pooled = self
-            .ln_final
-            .forward(x.reshape([n * len, c]).select(0, rows)); // [n, C]
-        let embeds = pooled.matmul(self.projection.clone()); // [n, E]
-        Ok(if self.dtype == DType::F32 {
-            embeds
-        } else {
-            embeds.cast(DType::F32)
-        })
+        Ok(self.ln_final.forward(x.reshape([n * len, c]).select(0, rows))) // [n, C]
+    }
+
+    /// Tokenizes texts and returns their pooled features before the projection, so that a
+    /// caller can train a projection of its own (`pretrain_vision` does).
+    ///
+    /// # Shapes
+    /// - output: `[texts.len(), C]` f32
+    ///
+    /// # Errors
+    /// As [`Self::encode_ids`].
+    pub fn pooled_texts(&self, texts: &[&str]) -> Result<Tensor<2>> {
+        let tokenizer = Tokenizer::shared()?;
+        let ids: Vec<Vec<i64>> = texts.iter().map(|t| tokenizer.tokenize(t, self.config.context_length)).collect();
+        let pooled = self.pool_ids(&ids)?;
+        Ok(if self.dtype == DType::F32 { pooled } else { pooled.cast(DType::F32) })
+    }
+
+    /// The projection, `[C, E]`.
+    #[must_use]
+    pub fn projection(&self) -> Tensor<2> {
+        self.projection.clone()
     }
 
     /// Tokenizes and embeds texts, in batches of 256.

@@ -16,7 +16,7 @@ use safetensors::Dtype;
 use crate::checkpoint::TensorFile;
 use crate::config::VisionConfig;
 use crate::error::Result;
-use crate::weights::{BlockWeights, HostTensor, LinearWeights, NormWeights, VisionWeights};
+use crate::weights::{BlockWeights, ClipWeights, HostTensor, LinearWeights, NormWeights, VisionWeights};
 
 /// Every tensor of `w` under its file name, in a fixed order.
 fn named(w: &VisionWeights) -> Vec<(String, &HostTensor)> {
@@ -47,10 +47,13 @@ fn named(w: &VisionWeights) -> Vec<(String, &HostTensor)> {
     out
 }
 
-/// Serialises `w` (f16).
+/// Serialises `w` (f16), with the text tower's projection `[C_text, E]` when it was trained too.
 #[must_use]
-pub(crate) fn encode(w: &VisionWeights) -> Vec<u8> {
-    let tensors = named(w);
+pub(crate) fn encode(w: &VisionWeights, text_projection: Option<&HostTensor>) -> Vec<u8> {
+    let mut tensors = named(w);
+    if let Some(p) = text_projection {
+        tensors.push((TEXT_PROJECTION.into(), p));
+    }
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, t)| t.data.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect())
@@ -66,13 +69,27 @@ pub(crate) fn encode(w: &VisionWeights) -> Vec<u8> {
     safetensors::serialize(views, None).expect("in-memory serialisation cannot fail")
 }
 
-/// Reads a file written by [`encode`] for the architecture `config`; `label` names it in errors.
+/// Name of the optional trained text projection in the file.
+const TEXT_PROJECTION: &str = "text_projection";
+
+/// Reads a file written by [`encode`] into `weights` (the builtin's random weights of
+/// architecture `config`): the vision tower, and the text projection when the file has one.
+/// `label` names the file in errors.
 ///
 /// # Errors
 /// [`crate::ClipError::NotACheckpoint`], `MissingTensor` or `ShapeMismatch` when the file does not
-/// hold `config`'s vision tower.
-pub(crate) fn decode(label: &Path, bytes: Vec<u8>, config: &VisionConfig) -> Result<VisionWeights> {
+/// hold `config`'s vision tower (or a text projection of the text tower's shape).
+pub(crate) fn apply(label: &Path, bytes: Vec<u8>, weights: &mut ClipWeights) -> Result<()> {
     let file = TensorFile::from_bytes(label, bytes)?;
+    weights.vision = read_vision(&file, &weights.config.vision)?;
+    if let (true, Some(text)) = (file.contains(TEXT_PROJECTION), weights.text.as_mut()) {
+        let shape = text.projection.shape.clone();
+        text.projection = file.tensor(TEXT_PROJECTION, &shape)?;
+    }
+    Ok(())
+}
+
+fn read_vision(file: &TensorFile, config: &VisionConfig) -> Result<VisionWeights> {
     let (c, m, p) = (config.width, config.mlp_dim, config.patch_size);
     let grid = config.grid();
     let read = |name: &str, shape: &[usize]| file.tensor(name, shape);
@@ -118,17 +135,23 @@ mod tests {
     fn round_trips_within_f16_precision_and_checks_shapes() {
         let config = ClipConfig::tiny();
         let w = random_weights(&config, BUILTIN_SEED).vision;
-        let bytes = encode(&w);
-        let back = decode(Path::new("test"), bytes.clone(), &config.vision).unwrap();
+        let mut text_projection = random_weights(&config, BUILTIN_SEED).text.unwrap().projection;
+        text_projection.data.iter_mut().for_each(|v| *v += 0.5);
+        let bytes = encode(&w, Some(&text_projection));
+        let mut loaded = random_weights(&config, 7);
+        apply(Path::new("test"), bytes.clone(), &mut loaded).unwrap();
+        let back = loaded.vision;
+        let text_back = &loaded.text.unwrap().projection;
+        assert!(text_back.data.iter().zip(&text_projection.data).all(|(x, y)| (x - y).abs() <= 1e-2), "text projection");
         for ((name, a), (_, b)) in named(&w).iter().zip(named(&back)) {
             assert_eq!(a.shape, b.shape, "{name}");
             for (x, y) in a.data.iter().zip(&b.data) {
                 assert!((x - y).abs() <= 1e-3 * x.abs().max(1e-2), "{name}: {x} vs {y}");
             }
         }
-        let mut wider = config.vision.clone();
-        wider.width = 64;
-        let err = decode(Path::new("test"), bytes, &wider).unwrap_err().to_string();
+        let mut wider = random_weights(&config, BUILTIN_SEED);
+        wider.config.vision.width = 64;
+        let err = apply(Path::new("test"), bytes, &mut wider).unwrap_err().to_string();
         assert!(err.contains("has shape [128], expected [64]"), "{err}");
     }
 }

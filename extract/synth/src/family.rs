@@ -21,7 +21,7 @@ use crate::shape::ShapeKind;
 pub enum Family {
     /// A disc crossing the frame; sense 0 moves left to right.
     Translate,
-    /// A chiral clock hand turning about a pivot; sense 0 turns clockwise.
+    /// A chiral three-bladed fan turning about the frame centre; sense 0 turns clockwise.
     Rotate,
     /// A shape growing (approaching); sense 1 is the same clip reversed (receding).
     Approach,
@@ -59,8 +59,8 @@ impl Family {
     /// Readable class names of this family, in class order.
     fn class_names(self) -> Vec<String> {
         let names: &[&str] = match self {
-            Self::Translate => &["disc moving left to right", "disc moving right to left"],
-            Self::Rotate => &["hand turning clockwise", "hand turning counter-clockwise"],
+            Self::Translate => &["ring moving left to right", "ring moving right to left"],
+            Self::Rotate => &["fan turning clockwise", "fan turning counter-clockwise"],
             Self::Approach => &["shape approaching (growing)", "shape receding (shrinking)"],
             Self::EventOrder => &[
                 "disc flashes on the left, then square on the right",
@@ -101,7 +101,7 @@ pub struct ClassInfo {
     pub family: Family,
     /// 0 for the base clip, 1 for its reversal; `None` for the control task.
     pub sense: Option<u8>,
-    /// Readable name, e.g. "disc moving left to right".
+    /// Readable name, e.g. "ring moving left to right".
     pub name: String,
     /// For the control task: which shape (index into [`ShapeKind::CONTROL`]); 0 for paired families.
     #[serde(skip)]
@@ -128,8 +128,8 @@ mod tests {
     fn full_table_has_documented_order() {
         let table = class_table(&Family::ALL);
         assert_eq!(table.len(), 12);
-        assert_eq!(table[0].name, "disc moving left to right");
-        assert_eq!(table[3].name, "hand turning counter-clockwise");
+        assert_eq!(table[0].name, "ring moving left to right");
+        assert_eq!(table[3].name, "fan turning counter-clockwise");
         assert_eq!((table[7].family, table[7].sense), (Family::EventOrder, Some(1)));
         assert_eq!((table[10].family, table[10].sense, table[10].variant), (Family::Control, None, 2));
         assert!(table.iter().enumerate().all(|(i, c)| c.index == i));

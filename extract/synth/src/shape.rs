@@ -66,6 +66,9 @@ pub enum ShapeKind {
     /// A chiral clock hand: a bar from the pivot to the tip (length r), a hub disc at the
     /// pivot and a flag on one side of the tip. Symmetry order 1, and no mirror symmetry.
     Hand,
+    /// A ring: radii 0.5-1 r. Only the translate family uses it, so that no translate clip is
+    /// frame for frame a control clip (a control disc moving rightwards would be).
+    Ring,
     /// A chiral three-bladed fan: a hub disc and three hooked blades 120 degrees apart, each
     /// swept to one side. Symmetry order 3 (unaliased below 60 degrees per frame), no mirror
     /// symmetry, and most of its disc is covered, so a turn moves many patches at once.
@@ -87,6 +90,7 @@ impl ShapeKind {
             Self::Cross => "cross",
             Self::Hand => "hand",
             Self::Fan => "fan",
+            Self::Ring => "ring",
             Self::Diamond => "diamond",
         }
     }
@@ -94,7 +98,7 @@ impl ShapeKind {
     /// Radius of a circle around the local origin that contains the unit-radius shape.
     fn bound(self) -> f32 {
         match self {
-            Self::Disc | Self::Diamond => 1.0,
+            Self::Disc | Self::Diamond | Self::Ring => 1.0,
             Self::Square => 0.85 * std::f32::consts::SQRT_2,
             Self::Triangle => 1.5,
             Self::Cross => 1.0f32.hypot(0.4),
@@ -107,6 +111,7 @@ impl ShapeKind {
     fn sdf(self, p: Vec2) -> f32 {
         match self {
             Self::Disc => p.len() - 1.0,
+            Self::Ring => (p.len() - 0.75).abs() - 0.25,
             Self::Square => sd_box(p, Vec2::new(0.85, 0.85)),
             Self::Diamond => sd_box(p.rotate(std::f32::consts::FRAC_PI_4), Vec2::new(0.7, 0.7)),
             Self::Triangle => sd_polygon(p, &TRIANGLE),
@@ -206,6 +211,7 @@ mod tests {
     #[test]
     fn sdf_signs_match_geometry() {
         assert!((at(ShapeKind::Disc, 2.0, 0.0) - 1.0).abs() < 1e-6);
+        assert!(at(ShapeKind::Ring, 0.0, 0.0) > 0.0 && at(ShapeKind::Ring, 0.0, 0.8) < 0.0 && at(ShapeKind::Ring, 1.1, 0.0) > 0.0);
         assert!(at(ShapeKind::Square, 0.8, 0.8) < 0.0 && at(ShapeKind::Square, 0.9, 0.0) > 0.0);
         assert!(at(ShapeKind::Triangle, 0.0, 0.0) < 0.0 && at(ShapeKind::Triangle, 0.0, 1.0) > 0.0);
         assert!(at(ShapeKind::Triangle, 0.0, -1.4) < 0.0 && at(ShapeKind::Triangle, 1.0, -1.0) > 0.0);
@@ -222,7 +228,7 @@ mod tests {
 
     #[test]
     fn bounds_contain_shapes() {
-        for kind in [ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Cross, ShapeKind::Hand, ShapeKind::Fan, ShapeKind::Diamond] {
+        for kind in [ShapeKind::Disc, ShapeKind::Square, ShapeKind::Triangle, ShapeKind::Cross, ShapeKind::Hand, ShapeKind::Fan, ShapeKind::Ring, ShapeKind::Diamond] {
             for k in 0..360 {
                 let a = (k as f32).to_radians();
                 let r = kind.bound() + 1e-3;

@@ -24,14 +24,15 @@ pub(crate) fn sample_tracks<R: Rng>(family: Family, variant: usize, scene: &Scen
     }
 }
 
-/// A disc (radius 0.10-0.14 S) moving rightwards at an angle in (-60, 60) degrees over a path of
-/// 0.35-0.50 S, centred so the whole path stays in frame.
+/// A ring (radius 0.10-0.14 S) moving rightwards at an angle in (-60, 60) degrees over a path of
+/// 0.35-0.50 S, centred so the whole path stays in frame. A ring, not a disc: a control disc
+/// moving rightwards would be, frame for frame, a translate clip with another label.
 fn translate<R: Rng>(scene: &SceneConfig, rng: &mut R) -> Vec<Track> {
     let s = scene.size as f32;
     let radius = rng.random_range(0.10..0.14) * s;
     let dir = rng.random_range(-PI / 3.0..PI / 3.0);
     let len = rng.random_range(0.35..0.50) * s;
-    vec![straight_path(ShapeKind::Disc, radius, dir, len, 0.0, scene, rng)]
+    vec![straight_path(ShapeKind::Ring, radius, dir, len, 0.0, scene, rng)]
 }
 
 /// A chiral three-bladed fan (radius 0.36-0.44 S) about a centre within 0.03 S of the frame
@@ -156,10 +157,11 @@ mod tests {
                 assert!(inside(&tracks[0], 112.0), "{tracks:?}");
                 assert!(2.0 * tracks[0].from.radius >= 112.0 / 5.0);
             }
-            let hand = &rotate(&scene, &mut rng)[0];
-            assert!(inside(hand, 112.0) && hand.from.radius >= 112.0 / 5.0);
-            let turn = (hand.to.angle - hand.from.angle).to_degrees() / 15.0;
-            assert!((12.0..20.0).contains(&turn), "{turn} deg/frame");
+            let fan = &rotate(&scene, &mut rng)[0];
+            assert!(inside(fan, 112.0) && fan.from.radius >= 112.0 / 5.0);
+            assert!((fan.from.center.x - 56.0).abs() <= 0.03 * 112.0 && (fan.from.center.y - 56.0).abs() <= 0.03 * 112.0);
+            let turn = (fan.to.angle - fan.from.angle).to_degrees() / 15.0;
+            assert!((6.0..10.0).contains(&turn), "{turn} deg/frame");
         }
     }
 
@@ -168,8 +170,8 @@ mod tests {
         let scene = SceneConfig { frames: 9, ..SceneConfig::default() };
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         for _ in 0..200 {
-            let disc = &translate(&scene, &mut rng)[0];
-            assert!(disc.to.center.x - disc.from.center.x > 0.35 * 112.0 * 0.5 - 1e-3);
+            let ring = &translate(&scene, &mut rng)[0];
+            assert!(ring.to.center.x - ring.from.center.x > 0.35 * 112.0 * 0.5 - 1e-3);
             let ev = event_order(&scene, &mut rng);
             let (a, b) = (&ev[0], &ev[1]);
             assert!(a.visible.end <= 4 && b.visible.start >= 5 && b.visible.end <= 9, "{a:?} {b:?}");

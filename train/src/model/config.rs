@@ -58,12 +58,12 @@ pub enum PoolingKind {
     Ada,
     /// Global average of F over frames and tokens.
     Mean,
-    /// Position-weighted average (`pooling_weights`, `[N+1, A]`, not in the official code): a
-    /// learned weight per token position and channel, initialised to the plain average, over the
-    /// frame average of F. An average over positions cancels what only the conjunction of a
-    /// motion and its place tells apart, such as the sense of a rotation (rightwards above the
-    /// hub, leftwards below); AdaPooling can select places but starts uniform and learns to
-    /// only through a product of small weights (docs/demo.md).
+    /// Position-weighted sum (`pooling_weights`, `[N+1, A]`, not in the official code): a learned
+    /// weight per token position and channel, initialised to 1/√(N+1), over the frame average of
+    /// F. An average over positions cancels what only the conjunction of a motion and its place
+    /// tells apart, such as the sense of a rotation (rightwards above the hub, leftwards below);
+    /// AdaPooling can select places but starts uniform and learns to only through a product of
+    /// small weights (docs/demo.md).
     Weighted,
 }
 

@@ -93,9 +93,13 @@ impl DistConfig {
             )),
             aggregated_cls_token: ada.then(|| normal([1, 1, a], INIT_STD, device)),
             aggregated_spatial_cls_token: ada.then(|| normal([1, 1, a], INIT_STD, device)),
-            // Starts as the plain average over the N+1 tokens.
-            pooling_weights: weighted
-                .then(|| Param::from_tensor(Tensor::full([self.patches + 1, a], 1.0 / (self.patches + 1) as f64, device))),
+            // Starts as the sum over the N+1 tokens scaled by 1/√(N+1), not as their mean: the
+            // mean shrinks what varies from clip to clip by √(N+1) beside the frozen-CLS shortcut,
+            // and ln_post then normalises it away (docs/demo.md: the senses went from 62/69/81% to
+            // 100/94/100% on translate/rotate/approach).
+            pooling_weights: weighted.then(|| {
+                Param::from_tensor(Tensor::full([self.patches + 1, a], ((self.patches + 1) as f64).powf(-0.5), device))
+            }),
             config: self.clone(),
         })
     }

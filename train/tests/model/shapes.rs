@@ -1,5 +1,6 @@
 //! Every variant of the design space builds and maps inputs to `[B, E]`; bad inputs are errors.
 
+use burn::module::Param;
 use burn::tensor::{Device, Tensor};
 use dist_train::model::{
     DistConfig, DownsampleKind, LayerSelection, PoolingKind, TemporalBlockKind, UpsampleKind,
@@ -79,11 +80,17 @@ fn spatial_only_is_the_projected_mean_cls() {
 }
 
 #[test]
-fn weighted_pooling_starts_as_the_mean() {
+fn weighted_pooling_is_a_learned_sum_over_positions() {
     let device = Device::flex();
     let config = DistConfig { pooling: PoolingKind::Weighted, patches: 4, ..tiny_config() };
     let mut model = config.init(&device).unwrap();
+    // It starts as the sum over the 5 tokens scaled by 1/√5.
+    let table = values(&model.pooling_weights.as_ref().unwrap().val());
+    assert_eq!(table.len(), 5 * 64);
+    assert!(table.iter().all(|w| (w - 5f32.powf(-0.5)).abs() < 1e-6));
+    // With a table of 1/5 it is the plain mean pooling.
     let (taps, frames) = inputs(&config, 2, [2, 2], &device);
+    model.pooling_weights = Some(Param::from_tensor(Tensor::full([5, 64], 0.2, &device)));
     let weighted = values(&model.forward(&taps, frames.clone()).unwrap());
     model.pooling_weights = None; // the pooling falls back to the plain mean
     let mean = values(&model.forward(&taps, frames).unwrap());
