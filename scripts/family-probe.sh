@@ -9,7 +9,8 @@
 #
 # Prebuilt binaries from DEMO_BIN (default target/debug); `cargo build -p dist-extract -p dist-train`
 # first. Session 3 figures (40 clips, 40 epochs, temporal-only, mean pooling or AdaPooling): translate and
-# approach 100% from epoch 10, rotate and event_order 50%.
+# approach 100% from epoch 10, rotate and event_order 50%. Session 7: rotate (now a fan) 100% from
+# epoch 15 with `pooling = "weighted"` in the config, 50% with AdaPooling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
