@@ -21,10 +21,10 @@ done
 
 if ((QUICK)); then
   CLIPS_PER_CLASS=${DEMO_CLIPS_PER_CLASS:-40}
-  EPOCHS=${DEMO_EPOCHS:-30}
+  EPOCHS=${DEMO_EPOCHS:-45}
 else
   CLIPS_PER_CLASS=${DEMO_CLIPS_PER_CLASS:-50}
-  EPOCHS=${DEMO_EPOCHS:-24}
+  EPOCHS=${DEMO_EPOCHS:-40}
 fi
 SEED=${DEMO_SEED:-1}
 PYTHON=${DIST_PYTHON:-.venv/bin/python}
@@ -64,16 +64,55 @@ stage "extracting features with the built-in tiny CLIP"
   --manifest test="$OUT/videos/test.txt" --classes "$OUT/videos/classes.txt" --model builtin:tiny \
   --out "$OUT/store" --config configs/extract/demo-synth.toml
 
+# The four trainings are independent: run them side by side, one per core (DEMO_JOBS, default the
+# number of cores, at most 4), each with its share of the cores as rayon threads. A small model's
+# step scales poorly past one thread, so two 1-thread runs finish well before two 2-thread runs
+# one after the other. Longest first (MODELS is in that order), so the short ones fill in beside it.
+CORES=$(nproc 2>/dev/null || echo 1)
+JOBS=${DEMO_JOBS:-$((CORES < ${#MODELS[@]} ? CORES : ${#MODELS[@]}))}
+THREADS=$((CORES / JOBS > 0 ? CORES / JOBS : 1))
+mkdir -p "$OUT/runs"
+train_and_eval() {  # NAME CONFIG; its log goes to runs/NAME.log
+  local name=$1 config=$2
+  {
+    "$BIN/dist-train" fit --store "$OUT/store" --config "$config" --out "$OUT/runs/$name" --epochs "$EPOCHS" --seed "$SEED" &&
+      "$BIN/dist-train" eval --store "$OUT/store" --run "$OUT/runs/$name" --split test
+  } >"$OUT/runs/$name.log" 2>&1
+}
+stage "training and evaluating ${#MODELS[@]} models, $EPOCHS epochs each, $JOBS at a time with $THREADS thread(s) each (logs: $OUT/runs/NAME.log)"
 runs=()
+declare -A pid_of=()
+failed=()
+finish_one() {  # waits for any running training and reports it
+  local done_pid status=0 name
+  wait -n -p done_pid "${pid_of[@]}" || status=$?
+  for name in "${!pid_of[@]}"; do
+    if [ "${pid_of[$name]}" = "$done_pid" ]; then
+      unset "pid_of[$name]"
+      if ((status == 0)); then
+        stage "$name done: $(grep -m1 'trained on' "$OUT/runs/$name.log" || true)"
+      else
+        stage "$name FAILED (exit $status); the end of $OUT/runs/$name.log:"
+        tail -n 20 "$OUT/runs/$name.log" >&2
+        failed+=("$name")
+      fi
+    fi
+  done
+}
 for entry in "${MODELS[@]}"; do
   name=${entry%%:*}
   config=${entry#*:}
-  stage "training $name ($config, $EPOCHS epochs)"
-  "$BIN/dist-train" fit --store "$OUT/store" --config "$config" --out "$OUT/runs/$name" --epochs "$EPOCHS" --seed "$SEED"
-  stage "evaluating $name on the test split"
-  "$BIN/dist-train" eval --store "$OUT/store" --run "$OUT/runs/$name" --split test
+  while ((${#pid_of[@]} >= JOBS)); do finish_one; done
+  stage "training $name ($config)"
+  RAYON_NUM_THREADS=$THREADS train_and_eval "$name" "$config" &
+  pid_of[$name]=$!
   runs+=("$name=$OUT/runs/$name")
 done
+while ((${#pid_of[@]})); do finish_one; done
+if ((${#failed[@]})); then
+  echo "demo: training or evaluation failed for: ${failed[*]}" >&2
+  exit 1
+fi
 
 stage "scoring"
 "$PYTHON" scripts/demo_results.py "$OUT/videos" "$OUT/results.json" "${runs[@]}"

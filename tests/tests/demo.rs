@@ -76,7 +76,7 @@ fn quick_demo_tells_the_senses_apart_where_an_order_blind_model_cannot() {
 }
 
 #[test]
-#[ignore = "issue 9: the built-in tiny CLIP tells the control shapes apart too rarely (docs/demo.md); run with --ignored"]
+#[ignore = "runs the whole quick demo (~10 min in release); passes since session 9 (docs/demo.md); run with --ignored"]
 fn quick_demo_recognises_the_control_shapes() {
     let results = quick_demo_results();
     for model in ["dist", "spatial_only"] {
