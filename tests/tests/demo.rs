@@ -57,7 +57,6 @@ fn quick_demo_results() -> &'static serde_json::Value {
 }
 
 #[test]
-#[ignore = "issue 9: full DiST translate sense 93.8% and top-1 below temporal-only at 45 epochs (docs/demo.md); run with --ignored"]
 fn quick_demo_tells_the_senses_apart_where_an_order_blind_model_cannot() {
     let results = quick_demo_results();
     for family in ["translate", "rotate", "approach"] {
@@ -76,7 +75,6 @@ fn quick_demo_tells_the_senses_apart_where_an_order_blind_model_cannot() {
 }
 
 #[test]
-#[ignore = "runs the whole quick demo (~10 min in release); passes since session 9 (docs/demo.md); run with --ignored"]
 fn quick_demo_recognises_the_control_shapes() {
     let results = quick_demo_results();
     for model in ["dist", "spatial_only"] {
