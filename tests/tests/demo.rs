@@ -4,6 +4,8 @@
 //!
 //! Uses the `dist-extract` and `dist-train` binaries of the profile the test was built with
 //! (`cargo test --workspace` builds them; `make test` runs exactly that).
+//! The longest test of `make test`: ~15 min on 2 cores with the debug binaries (dependencies at
+//! opt-level 3; the figures equal the release binaries' to the digit), ~11 min in release.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
