@@ -1,0 +1,70 @@
+//! The autodiff decorator's side: each fused op is one node of the graph whose backward calls
+//! the inner backend's `*_backward` primitive, in place of the chain of nodes (and saved
+//! intermediates) the composite forward would record.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend};
+
+use crate::FusedOps;
+
+impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn fused_quick_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct QuickGelu;
+
+        impl<B: Backend + FusedOps> Backward<B, 1> for QuickGelu {
+            /// The input.
+            type State = FloatTensor<B>;
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let x = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| B::fused_quick_gelu_backward(x, grad));
+            }
+        }
+
+        let out = B::fused_quick_gelu(x.primitive().clone());
+        match QuickGelu.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(x.into_primitive(), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
+    fn fused_layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct LayerNorm;
+
+        impl<B: Backend + FusedOps> Backward<B, 3> for LayerNorm {
+            /// The input, γ and ε.
+            type State = (FloatTensor<B>, FloatTensor<B>, f64);
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let (x, gamma, epsilon) = ops.state;
+                let grad = grads.consume::<B>(&ops.node);
+                let (dx, dgamma, dbeta) = B::fused_layer_norm_backward(x, gamma, grad, epsilon);
+                let [node_x, node_gamma, node_beta] = ops.parents;
+                for (node, g) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
+                    if let Some(node) = node {
+                        grads.register::<B>(node.id, g);
+                    }
+                }
+            }
+        }
+
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let state = (x.primitive().clone(), gamma.primitive().clone(), epsilon);
+        let out = B::fused_layer_norm(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+        match LayerNorm.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+}

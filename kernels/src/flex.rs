@@ -1,0 +1,129 @@
+//! burn-flex kernels: one pass over contiguous f32 storage, parallel over chunks of rows with
+//! rayon. Other element types take the composite path.
+
+use burn::backend::Flex;
+use burn::tensor::{DType, TensorData};
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+use crate::{composite, FusedOps, QUICK_GELU_ALPHA};
+
+/// Elements per rayon task of the element-wise kernels: large enough to amortise scheduling,
+/// small enough to split a [B·T·N, D] activation across both cores.
+const CHUNK: usize = 1 << 14;
+
+impl FusedOps for Flex {
+    fn fused_quick_gelu(x: FlexTensor) -> FlexTensor {
+        if x.dtype() != DType::F32 {
+            return composite::quick_gelu::<Flex>(x);
+        }
+        let x = x.to_contiguous();
+        let xs = f32_slice(&x);
+        let mut out = vec![0.0f32; xs.len()];
+        out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| {
+            for (o, &x) in o.iter_mut().zip(x) {
+                *o = x * sigmoid(QUICK_GELU_ALPHA as f32 * x);
+            }
+        });
+        from_vec(out, &x)
+    }
+
+    fn fused_quick_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        if x.dtype() != DType::F32 || grad.dtype() != DType::F32 {
+            return composite::quick_gelu_backward::<Flex>(x, grad);
+        }
+        let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
+        let (xs, gs) = (f32_slice(&x), f32_slice(&grad));
+        assert_eq!(xs.len(), gs.len(), "quick_gelu_backward: x and grad differ in size");
+        let alpha = QUICK_GELU_ALPHA as f32;
+        let mut out = vec![0.0f32; xs.len()];
+        out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK).zip(gs.par_chunks(CHUNK))).for_each(|(o, (x, g))| {
+            for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
+                let s = sigmoid(alpha * x);
+                *o = g * (s + alpha * x * s * (1.0 - s));
+            }
+        });
+        from_vec(out, &x)
+    }
+
+    fn fused_layer_norm_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        grad: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        if [x.dtype(), gamma.dtype(), grad.dtype()].iter().any(|&t| t != DType::F32) {
+            return composite::layer_norm_backward::<Flex>(x, gamma, grad, epsilon);
+        }
+        let (x, gamma, grad) = (x.to_contiguous(), gamma.to_contiguous(), grad.to_contiguous());
+        let (xs, gs, gamma_s) = (f32_slice(&x), f32_slice(&grad), f32_slice(&gamma));
+        let d = gamma_s.len();
+        assert!(d > 0 && xs.len() % d == 0 && xs.len() == gs.len(), "layer_norm_backward: shapes disagree");
+        let rows_per_task = (CHUNK / d).max(1);
+        let mut dx = vec![0.0f32; xs.len()];
+        // Per-task partial sums of dγ and dβ, reduced afterwards (a fixed task split: the same
+        // sums in the same order every run).
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+            .par_chunks_mut(rows_per_task * d)
+            .zip(xs.par_chunks(rows_per_task * d).zip(gs.par_chunks(rows_per_task * d)))
+            .map(|(dx, (x, g))| {
+                let mut dgamma = vec![0.0f32; d];
+                let mut dbeta = vec![0.0f32; d];
+                for ((dx, x), g) in dx.chunks_exact_mut(d).zip(x.chunks_exact(d)).zip(g.chunks_exact(d)) {
+                    layer_norm_row_backward(x, g, gamma_s, epsilon as f32, dx, &mut dgamma, &mut dbeta);
+                }
+                (dgamma, dbeta)
+            })
+            .collect();
+        let mut dgamma = vec![0.0f32; d];
+        let mut dbeta = vec![0.0f32; d];
+        for (pg, pb) in &partials {
+            dgamma.iter_mut().zip(pg).for_each(|(a, b)| *a += b);
+            dbeta.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+        }
+        (from_vec(dx, &x), from_vec(dgamma, &gamma), from_vec(dbeta, &gamma))
+    }
+}
+
+/// One row of the LayerNorm backward; accumulates the row's share of dγ and dβ.
+fn layer_norm_row_backward(
+    x: &[f32],
+    grad: &[f32],
+    gamma: &[f32],
+    epsilon: f32,
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) {
+    let n = x.len() as f32;
+    let mean = x.iter().sum::<f32>() / n;
+    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let rstd = 1.0 / (var + epsilon).sqrt();
+    let (mut sum_g, mut sum_gx) = (0.0f32, 0.0f32);
+    for i in 0..x.len() {
+        let xhat = (x[i] - mean) * rstd;
+        let g = grad[i] * gamma[i];
+        sum_g += g;
+        sum_gx += g * xhat;
+        dgamma[i] += grad[i] * xhat;
+        dbeta[i] += grad[i];
+    }
+    let (mean_g, mean_gx) = (sum_g / n, sum_gx / n);
+    for i in 0..x.len() {
+        let xhat = (x[i] - mean) * rstd;
+        dx[i] = rstd * (grad[i] * gamma[i] - mean_g - xhat * mean_gx);
+    }
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+fn f32_slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// A tensor of `like`'s shape holding `values`.
+fn from_vec(values: Vec<f32>, like: &FlexTensor) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, like.layout().shape().clone()))
+}

@@ -1,0 +1,103 @@
+//! Fused CPU kernels for the element-wise work around the gemms of the CLIP towers and the DiST
+//! branches.
+//!
+//! burn 0.22 runs LayerNorm and QuickGELU on the autodiff device as chains of primitive ops
+//! (LayerNorm: mean, subtract, square, mean, sqrt, divide, scale, shift; QuickGELU: scale, sigmoid,
+//! multiply), each a full pass over memory that allocates a fresh tensor, forward and backward.
+//! On burn-flex (f32) the ops here do one pass forward and one backward, with a handwritten
+//! backward registered through burn's backend-extension mechanism (`#[backend_extension]`).
+//!
+//! Other backends (wgpu) and element types (f16, bf16) take the same composite path burn takes,
+//! so every call site can use these functions unconditionally.
+
+mod autodiff;
+mod composite;
+mod flex;
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Backend, Dispatch, DispatchDevice};
+use burn::tensor::Tensor;
+
+/// CLIP's QuickGELU, `x · sigmoid(1.702 x)`.
+pub const QUICK_GELU_ALPHA: f64 = 1.702;
+
+/// The fused primitives. Default bodies compose burn's primitive ops (the path any backend can
+/// take); burn-flex overrides them with single-pass f32 kernels, and the autodiff decorator tracks
+/// them with the `*_backward` primitives as their backward.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedOps: Backend {
+    /// QuickGELU, element-wise. `x: [..]` → `[..]`.
+    fn fused_quick_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        composite::quick_gelu::<Self>(x)
+    }
+
+    /// `grad · d/dx QuickGELU(x)`. `x, grad: [..]` → `[..]`.
+    fn fused_quick_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        composite::quick_gelu_backward::<Self>(x, grad)
+    }
+
+    /// LayerNorm over the last axis (biased variance). `x: [.., d]`, `gamma, beta: [d]` → `[.., d]`.
+    fn fused_layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        Self::layer_norm(x, gamma, Some(beta), epsilon)
+    }
+
+    /// Gradients of [`FusedOps::fused_layer_norm`] with respect to `x`, `gamma` and `beta`, the
+    /// statistics recomputed from `x` (one extra read, no saved tensors).
+    /// `x, grad: [.., d]`, `gamma: [d]` → (`[.., d]`, `[d]`, `[d]`).
+    fn fused_layer_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        composite::layer_norm_backward::<Self>(x, gamma, grad, epsilon)
+    }
+}
+
+/// Whether tensors on `device` reach the extension (burn-flex, with or without autodiff).
+fn on_flex(device: &DispatchDevice) -> bool {
+    match device {
+        DispatchDevice::Flex(_) => true,
+        DispatchDevice::Autodiff(inner) => matches!(&**inner, DispatchDevice::Flex(_)),
+        #[allow(unreachable_patterns)] // other backends exist only with their cargo features
+        _ => false,
+    }
+}
+
+/// QuickGELU, `x · sigmoid(1.702 x)`: one pass forward and one backward on burn-flex.
+///
+/// # Shapes
+/// - x: `[..]` → `[..]`
+pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if on_flex(x.device().as_dispatch()) {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_quick_gelu(x.into_dispatch()))
+    } else {
+        x.clone() * burn::tensor::activation::sigmoid(x * QUICK_GELU_ALPHA)
+    }
+}
+
+/// LayerNorm over the last axis with affine `gamma`, `beta` (biased variance, as PyTorch):
+/// burn's fused forward plus a one-pass backward on burn-flex.
+///
+/// # Shapes
+/// - x: `[.., d]`, gamma and beta: `[d]` → `[.., d]`
+pub fn layer_norm<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f64) -> Tensor<D> {
+    if on_flex(x.device().as_dispatch()) {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_layer_norm(
+            x.into_dispatch(),
+            gamma.into_dispatch(),
+            beta.into_dispatch(),
+            epsilon,
+        ))
+    } else {
+        burn::tensor::module::layer_norm(x, gamma, Some(beta), epsilon)
+    }
+}
+
+#[cfg(test)]
+mod tests;
