@@ -310,13 +310,13 @@ fn tensors_have_the_documented_shapes() {
     let taps = spatial_taps(&[&a, &b], 2, &meta, &device);
     assert_eq!(taps.len(), 2);
     assert_eq!(taps[1].dims(), [2 * 2, 5, 8]);
-    let v: Vec<f32> = taps[1].clone().into_data().to_vec().unwrap();
+    let v: Vec<f32> = taps[1].clone().into_data().try_into_vec().unwrap();
     assert_eq!(&v[..meta.layer_len()], &a[meta.layer_len()..]);
     assert_eq!(&v[meta.layer_len()..], &b[meta.layer_len()..]);
     let f = clip_frames(&meta, 0);
     let video = dense_video(&[&f], &meta, &device);
     assert_eq!(video.dims(), [1, 3, 4, 32, 32]);
-    let v: Vec<f32> = video.into_data().to_vec().unwrap();
+    let v: Vec<f32> = video.into_data().try_into_vec().unwrap();
     let want = (f[3 * 5 + 1] as f32 / 255.0 - CLIP_MEAN[1]) / CLIP_STD[1];
     assert!((v[32 * 32 * 4 + 5] - want).abs() < 1e-6);
 }

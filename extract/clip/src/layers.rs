@@ -4,8 +4,8 @@
 //! projection is one GEMM against a `[in, out]` weight.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{gelu, sigmoid};
-use burn::tensor::module::{attention, layer_norm};
+use burn::tensor::activation::gelu;
+use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
@@ -103,7 +103,7 @@ impl LayerNorm {
     /// - x: `[..., C]`
     /// - output: same as x
     pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        layer_norm(x, self.gamma.val(), Some(self.beta.val()), self.eps)
+        dist_kernels::layer_norm(x, self.gamma.val(), self.beta.val(), self.eps)
     }
 }
 
@@ -169,7 +169,7 @@ impl ResidualBlock {
         let hidden = self.fc1.forward(self.ln_2.forward(x.clone())); // [B·N, M]
         let hidden = match self.config.activation {
             // QuickGELU, x·σ(1.702x): OpenAI's approximation, part of the trained function.
-            Activation::QuickGelu => hidden.clone() * sigmoid(hidden * 1.702),
+            Activation::QuickGelu => dist_kernels::quick_gelu(hidden),
             Activation::Gelu => gelu(hidden),
         };
         (x + self.fc2.forward(hidden)).reshape([b, n, c])
@@ -231,7 +231,7 @@ mod tests {
                 softmax(scores, 3).matmul(v.clone())
             };
             let grads = (out * weight).sum().backward();
-            [q, k, v].map(|t| t.grad(&grads).expect("a gradient").into_data().to_vec::<f32>().expect("f32 data"))
+            [q, k, v].map(|t| t.grad(&grads).expect("a gradient").into_data().try_into_vec::<f32>().expect("f32 data"))
         };
         let (fused, explicit) = (grads_of(true), grads_of(false));
         for (name, (a, b)) in ["q", "k", "v"].iter().zip(fused.iter().zip(&explicit)) {

@@ -4,8 +4,7 @@
 //! (spec §14): the same arithmetic as PyTorch's Conv3d, without im2col buffers kept for backward.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::{sigmoid, softmax};
-use burn::tensor::module::layer_norm;
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
 
 /// Std of the official `trunc_normal_(std=0.02)` (its ±2 absolute bounds are 100σ away, so a
@@ -24,10 +23,8 @@ pub(crate) fn ones<const D: usize>(shape: [usize; D], device: &Device) -> Param<
     Param::from_tensor(Tensor::ones(shape, device))
 }
 
-/// CLIP's QuickGELU, `x * sigmoid(1.702 x)`.
-pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clone() * sigmoid(x * 1.702)
-}
+/// CLIP's QuickGELU, `x * sigmoid(1.702 x)`: one fused pass forward and backward on burn-flex.
+pub use dist_kernels::quick_gelu;
 
 /// `out[.., i, ..] = x[.., i + offset, ..]` along `dim`, zero where `i + offset` falls outside:
 /// the tap of a zero-padded convolution.
@@ -103,7 +100,7 @@ impl LayerNorm {
     /// # Shapes
     /// - x: `[..., dim]` → `[..., dim]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        layer_norm(x, self.weight.val(), Some(self.bias.val()), 1e-5)
+        dist_kernels::layer_norm(x, self.weight.val(), self.bias.val(), 1e-5)
     }
 }
 
