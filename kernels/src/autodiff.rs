@@ -67,4 +67,26 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }
+
+    fn fused_tap_sum(y: FloatTensor<Self>, kernel: [usize; 3]) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct TapSum;
+
+        impl<B: Backend + FusedOps> Backward<B, 1> for TapSum {
+            /// The kernel extents.
+            type State = [usize; 3];
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let kernel = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| B::fused_tap_sum_backward(grad, kernel));
+            }
+        }
+
+        let node = y.node();
+        let out = B::fused_tap_sum(y.into_primitive(), kernel);
+        match TapSum.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(kernel, out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
 }

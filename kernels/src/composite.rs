@@ -3,6 +3,8 @@
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata};
+use burn::tensor::ops::PadMode;
+use burn::tensor::Slice;
 
 use crate::QUICK_GELU_ALPHA;
 
@@ -44,4 +46,75 @@ pub(crate) fn layer_norm_backward<B: Backend>(
     let dgamma = B::float_reshape(B::float_sum_dim(B::float_mul(grad.clone(), xhat), 0), [d].into());
     let dbeta = B::float_reshape(B::float_sum_dim(grad, 0), [d].into());
     (B::float_reshape(dx, shape), dgamma, dbeta)
+}
+
+/// The offset of tap `i` of a kernel extent `k` under "same" padding: `i - k/2`.
+pub(crate) fn tap_offset(i: usize, k: usize) -> isize {
+    i as isize - (k / 2) as isize
+}
+
+/// `out[.., i, ..] = x[.., i + offset, ..]` along `dim`, zero where `i + offset` falls outside.
+fn shift<B: Backend>(x: FloatTensor<B>, dim: usize, offset: isize) -> FloatTensor<B> {
+    if offset == 0 {
+        return x;
+    }
+    let shape = x.shape();
+    let len = shape[dim];
+    let k = offset.unsigned_abs().min(len);
+    let mut slices: Vec<Slice> = shape.iter().map(|&n| Slice::new(0, Some(n as isize), 1)).collect();
+    let mut padding = vec![(0usize, 0usize); shape.num_dims()];
+    if offset > 0 {
+        slices[dim] = Slice::new(k as isize, Some(len as isize), 1);
+        padding[dim] = (0, k);
+    } else {
+        slices[dim] = Slice::new(0, Some((len - k) as isize), 1);
+        padding[dim] = (k, 0);
+    }
+    B::float_pad(B::float_slice(x, &slices), &padding, PadMode::Constant(0.0))
+}
+
+/// The taps of `kernel` in the order of axis 4 of [`crate::conv_tap_sum`]'s input, as the
+/// offsets `(t, h, w)` each reads its output from.
+pub(crate) fn tap_offsets(kernel: [usize; 3]) -> impl Iterator<Item = [isize; 3]> {
+    let [kt, kh, kw] = kernel;
+    (0..kt).flat_map(move |i| {
+        (0..kh).flat_map(move |j| (0..kw).map(move |l| [tap_offset(i, kt), tap_offset(j, kh), tap_offset(l, kw)]))
+    })
+}
+
+/// `Σ_k shift(y[.., k, :], offset_k)`. `y: [B, T, H, W, K, C]` → `[B, T, H, W, C]`.
+pub(crate) fn tap_sum<B: Backend>(y: FloatTensor<B>, kernel: [usize; 3]) -> FloatTensor<B> {
+    let shape = y.shape();
+    let (b, t, h, w, c) = (shape[0], shape[1], shape[2], shape[3], shape[5]);
+    let mut out: Option<FloatTensor<B>> = None;
+    for (k, offsets) in tap_offsets(kernel).enumerate() {
+        let mut slices: Vec<Slice> = shape.iter().map(|&n| Slice::new(0, Some(n as isize), 1)).collect();
+        slices[4] = Slice::new(k as isize, Some(k as isize + 1), 1);
+        let mut tap = B::float_reshape(B::float_slice(y.clone(), &slices), [b, t, h, w, c].into());
+        for (axis, offset) in offsets.into_iter().enumerate() {
+            tap = shift::<B>(tap, axis + 1, offset);
+        }
+        out = Some(match out {
+            Some(acc) => B::float_add(acc, tap),
+            None => tap,
+        });
+    }
+    out.expect("a kernel has at least one tap")
+}
+
+/// Each tap's gradient is the output gradient shifted back. `grad: [B, T, H, W, C]` →
+/// `[B, T, H, W, K, C]`.
+pub(crate) fn tap_sum_backward<B: Backend>(grad: FloatTensor<B>, kernel: [usize; 3]) -> FloatTensor<B> {
+    let shape = grad.shape();
+    let (b, t, h, w, c) = (shape[0], shape[1], shape[2], shape[3], shape[4]);
+    let taps: Vec<FloatTensor<B>> = tap_offsets(kernel)
+        .map(|offsets| {
+            let mut tap = grad.clone();
+            for (axis, offset) in offsets.into_iter().enumerate() {
+                tap = shift::<B>(tap, axis + 1, -offset);
+            }
+            B::float_reshape(tap, [b, t, h, w, 1, c].into())
+        })
+        .collect();
+    B::float_cat(taps, 4)
 }

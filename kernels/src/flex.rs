@@ -83,6 +83,67 @@ impl FusedOps for Flex {
         }
         (from_vec(dx, &x), from_vec(dgamma, &gamma), from_vec(dbeta, &gamma))
     }
+
+    fn fused_tap_sum(y: FlexTensor, kernel: [usize; 3]) -> FlexTensor {
+        if y.dtype() != DType::F32 {
+            return composite::tap_sum::<Flex>(y, kernel);
+        }
+        let y = y.to_contiguous();
+        let dims: [usize; 6] = y.layout().shape().dims();
+        let [b, t, h, w, k, c] = dims;
+        let taps: Vec<[isize; 3]> = composite::tap_offsets(kernel).collect();
+        assert_eq!(taps.len(), k, "tap_sum: {k} taps stored, kernel {kernel:?}");
+        let ys = f32_slice(&y);
+        let mut out = vec![0.0f32; b * t * h * w * c];
+        // One task per output row (b, t, h): W·C outputs, each the sum of its in-bounds taps.
+        out.par_chunks_mut(w * c).enumerate().for_each(|(row, out_row)| {
+            let (bt, hi) = (row / h, row % h);
+            let (bi, ti) = (bt / t, bt % t);
+            for (tap, &[dt, dh, dw]) in taps.iter().enumerate() {
+                let (Some(ts), Some(hs)) = (inside(ti, dt, t), inside(hi, dh, h)) else { continue };
+                let src_row = ((bi * t + ts) * h + hs) * w;
+                for (wi, o) in out_row.chunks_exact_mut(c).enumerate() {
+                    let Some(ws) = inside(wi, dw, w) else { continue };
+                    let src = ((src_row + ws) * k + tap) * c;
+                    o.iter_mut().zip(&ys[src..src + c]).for_each(|(o, y)| *o += y);
+                }
+            }
+        });
+        FlexTensor::from_data(TensorData::new(out, [b, t, h, w, c]))
+    }
+
+    fn fused_tap_sum_backward(grad: FlexTensor, kernel: [usize; 3]) -> FlexTensor {
+        if grad.dtype() != DType::F32 {
+            return composite::tap_sum_backward::<Flex>(grad, kernel);
+        }
+        let grad = grad.to_contiguous();
+        let [b, t, h, w, c]: [usize; 5] = grad.layout().shape().dims();
+        let taps: Vec<[isize; 3]> = composite::tap_offsets(kernel).collect();
+        let k = taps.len();
+        let gs = f32_slice(&grad);
+        let mut dy = vec![0.0f32; b * t * h * w * k * c];
+        // dy[q, tap] = grad[q - offset(tap)]: one task per input row (b, t, h) of W·K·C values.
+        dy.par_chunks_mut(w * k * c).enumerate().for_each(|(row, dy_row)| {
+            let (bt, hi) = (row / h, row % h);
+            let (bi, ti) = (bt / t, bt % t);
+            for (wi, dy_px) in dy_row.chunks_exact_mut(k * c).enumerate() {
+                for (&[dt, dh, dw], d) in taps.iter().zip(dy_px.chunks_exact_mut(c)) {
+                    let (Some(to), Some(ho), Some(wo)) = (inside(ti, -dt, t), inside(hi, -dh, h), inside(wi, -dw, w))
+                    else {
+                        continue;
+                    };
+                    let src = (((bi * t + to) * h + ho) * w + wo) * c;
+                    d.copy_from_slice(&gs[src..src + c]);
+                }
+            }
+        });
+        FlexTensor::from_data(TensorData::new(dy, [b, t, h, w, k, c]))
+    }
+}
+
+/// `i + offset` when it lies in `0..len`.
+fn inside(i: usize, offset: isize, len: usize) -> Option<usize> {
+    i.checked_add_signed(offset).filter(|&j| j < len)
 }
 
 /// One row of the LayerNorm backward; accumulates the row's share of dγ and dβ.

@@ -1,5 +1,5 @@
 //! Fused CPU kernels for the element-wise work around the gemms of the CLIP towers and the DiST
-//! branches.
+//! branches, and the tap sum of the DiST branches' convolutions.
 //!
 //! burn 0.22 runs LayerNorm and QuickGELU on the autodiff device as chains of primitive ops
 //! (LayerNorm: mean, subtract, square, mean, sqrt, divide, scale, shift; QuickGELU: scale, sigmoid,
@@ -57,6 +57,18 @@ pub trait FusedOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         composite::layer_norm_backward::<Self>(x, gamma, grad, epsilon)
     }
+
+    /// The tap sum of a stride-1 "same" convolution (see [`conv_tap_sum`]).
+    /// `y: [B, T, H, W, K, C]` → `[B, T, H, W, C]`.
+    fn fused_tap_sum(y: FloatTensor<Self>, kernel: [usize; 3]) -> FloatTensor<Self> {
+        composite::tap_sum::<Self>(y, kernel)
+    }
+
+    /// The gradient of [`FusedOps::fused_tap_sum`] (a linear op, so no saved input): every tap
+    /// reads the output gradient shifted back. `grad: [B, T, H, W, C]` → `[B, T, H, W, K, C]`.
+    fn fused_tap_sum_backward(grad: FloatTensor<Self>, kernel: [usize; 3]) -> FloatTensor<Self> {
+        composite::tap_sum_backward::<Self>(grad, kernel)
+    }
 }
 
 /// Whether tensors on `device` reach the extension (burn-flex, with or without autodiff).
@@ -97,6 +109,31 @@ pub fn layer_norm<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, beta: Tensor<1
     } else {
         burn::tensor::module::layer_norm(x, gamma, Some(beta), epsilon)
     }
+}
+
+/// Sums the taps of a stride-1 convolution with "same" zero padding whose per-tap products were
+/// computed by one gemm: `out[b, t, h, w] = Σ_k y[b, t + i - kt/2, h + j - kh/2, w + l - kw/2, k]`
+/// over the taps `k = (i·kh + j)·kw + l`, terms that fall outside the volume dropped.
+///
+/// A convolution `[B, T, H, W, c_in]` → `[B, T, H, W, c_out]` is then `x @ W` with `W` the
+/// `[c_in, K·c_out]` matrix of every tap, reshaped to `[B, T, H, W, K, c_out]`, then this sum:
+/// one gemm forward and two backward instead of K, and one pass over memory in place of K shifted
+/// copies (whose autodiff backward each materialised a zero tensor of the full input). On
+/// burn-flex it is one fused op with its own backward; elsewhere the same sum of shifted slices.
+///
+/// # Shapes
+/// - y: `[B, T, H, W, K, C]` with `K = kt·kh·kw`, kernel: `[kt, kh, kw]` → `[B, T, H, W, C]`
+pub fn conv_tap_sum(y: Tensor<6>, kernel: [usize; 3]) -> Tensor<5> {
+    let [_, _, _, _, k, _] = y.dims();
+    assert_eq!(k, kernel.iter().product::<usize>(), "conv_tap_sum: axis 4 holds {k} taps, kernel {kernel:?}");
+    let flex = on_flex(y.device().as_dispatch());
+    let y = y.into_dispatch();
+    // Off burn-flex the composite runs on `Dispatch` itself, so autodiff tracks each slice.
+    Tensor::from_dispatch(if flex {
+        <Dispatch as FusedOps>::fused_tap_sum(y, kernel)
+    } else {
+        composite::tap_sum::<Dispatch>(y, kernel)
+    })
 }
 
 #[cfg(test)]

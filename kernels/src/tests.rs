@@ -92,3 +92,100 @@ fn flex_devices_reach_the_extension() {
     assert!(on_flex(Device::flex().as_dispatch()));
     assert!(on_flex(Device::flex().autodiff().as_dispatch()));
 }
+
+/// The tap sum written out as loops over the definition in [`conv_tap_sum`]'s doc.
+fn naive_tap_sum(y: &[f32], dims: [usize; 6], kernel: [usize; 3]) -> Vec<f32> {
+    let [b, t, h, w, k, c] = dims;
+    let [kt, kh, kw] = kernel;
+    let mut out = vec![0.0f32; b * t * h * w * c];
+    for bi in 0..b {
+        for ti in 0..t {
+            for hi in 0..h {
+                for wi in 0..w {
+                    for (tap, (i, j, l)) in (0..kt)
+                        .flat_map(|i| (0..kh).flat_map(move |j| (0..kw).map(move |l| (i, j, l))))
+                        .enumerate()
+                    {
+                        let ts = ti as isize + i as isize - (kt / 2) as isize;
+                        let hs = hi as isize + j as isize - (kh / 2) as isize;
+                        let ws = wi as isize + l as isize - (kw / 2) as isize;
+                        if ts < 0 || hs < 0 || ws < 0 || ts >= t as isize || hs >= h as isize || ws >= w as isize {
+                            continue;
+                        }
+                        let src = (((((bi * t) + ts as usize) * h + hs as usize) * w + ws as usize) * k + tap) * c;
+                        let dst = (((bi * t + ti) * h + hi) * w + wi) * c;
+                        for ci in 0..c {
+                            out[dst + ci] += y[src + ci];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+/// Kernels with even and odd extents on every axis, one larger than its axis (all its taps
+/// but the centre fall outside), and a strided input.
+#[test]
+fn tap_sum_matches_the_definition_on_flex_and_composite() {
+    let device = Device::flex();
+    device.seed(4);
+    for kernel in [[3, 1, 1], [1, 3, 3], [3, 3, 3], [5, 1, 1], [2, 2, 4], [1, 1, 1], [1, 7, 1]] {
+        let taps: usize = kernel.iter().product();
+        let dims = [2, 5, 4, 3, taps, 6];
+        let y = Tensor::<6>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+        let expect = naive_tap_sum(&values(y.clone()), dims, kernel);
+        let fused = values(conv_tap_sum(y.clone(), kernel));
+        let composite = values(Tensor::<5>::from_dispatch(composite::tap_sum::<Dispatch>(y.into_dispatch(), kernel)));
+        for (what, got) in [("flex", fused), ("composite", composite)] {
+            let worst = got.iter().zip(&expect).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{what} {kernel:?}: worst difference {worst:e}");
+        }
+    }
+    // A transposed view of the same values gives the same sums.
+    let y = Tensor::<6>::random([2, 3, 4, 5, 9, 6], Distribution::Normal(0.0, 1.0), &device);
+    let view = y.clone().swap_dims(0, 5).into_data();
+    let view = Tensor::<6>::from_data(view, &device).swap_dims(0, 5);
+    assert_close(conv_tap_sum(view, [1, 3, 3]), conv_tap_sum(y, [1, 3, 3]), 1e-6, "strided input");
+}
+
+/// The fused backward against autodiff through the composite's slices and pads.
+#[test]
+fn tap_sum_backward_matches_composite() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    for kernel in [[3, 1, 1], [1, 3, 3], [3, 3, 3], [2, 2, 4]] {
+        let taps: usize = kernel.iter().product();
+        let dims = [2, 4, 5, 3, taps, 7];
+        let y0 = Tensor::<6>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<5>::random([2, 4, 5, 3, 7], Distribution::Normal(0.0, 1.0), &device);
+        let (ya, yb) = (y0.clone().require_grad(), y0.require_grad());
+        let out_a = conv_tap_sum(ya.clone(), kernel);
+        let out_b = Tensor::<5>::from_dispatch(composite::tap_sum::<Dispatch>(yb.clone().into_dispatch(), kernel));
+        let (ga, gb) = ((out_a * w.clone()).sum().backward(), (out_b * w).sum().backward());
+        assert_close(ya.grad(&ga).unwrap(), yb.grad(&gb).unwrap(), 1e-6, &format!("dy {kernel:?}"));
+    }
+}
+
+/// f16 goes through the composite inside the Flex implementation, forward and backward.
+#[test]
+fn tap_sum_in_half_precision() {
+    use burn::tensor::DType;
+    let device = Device::flex().autodiff();
+    device.seed(6);
+    let y0 = Tensor::<6>::random([1, 4, 3, 3, 9, 4], Distribution::Normal(0.0, 1.0), &device);
+    let run = |dtype: DType| {
+        let y = y0.clone().cast(dtype).detach().require_grad();
+        let out = conv_tap_sum(y.clone(), [1, 3, 3]);
+        let grads = (out.clone() * out.clone()).sum().backward();
+        (out.cast(DType::F32), y.grad(&grads).unwrap().cast(DType::F32))
+    };
+    let ((o32, g32), (o16, g16)) = (run(DType::F32), run(DType::F16));
+    assert_close(o16, o32, 1e-2, "f16 forward");
+    assert_close(g16, g32, 2e-2, "f16 dy");
+}

@@ -1,11 +1,13 @@
 //! Building blocks whose parameters keep the official PyTorch names and shapes (`weight`
 //! `[out, in]`, Conv3d `[out, in, kT, kH, kW]`, `in_proj_weight`), so a checkpoint maps 1:1
 //! onto the module tree. Convolutions are computed channels-last as sums of shifted matmuls
-//! (spec §14): the same arithmetic as PyTorch's Conv3d, without im2col buffers kept for backward.
+//! (spec §14): the same arithmetic as PyTorch's Conv3d, without im2col buffers kept for backward:
+//! one gemm against every tap's weights at once, then [`conv_tap_sum`] adds the shifted taps.
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
+use dist_kernels::conv_tap_sum;
 
 /// Std of the official `trunc_normal_(std=0.02)` (its ±2 absolute bounds are 100σ away, so a
 /// plain normal has the same distribution in practice).
@@ -25,28 +27,6 @@ pub(crate) fn ones<const D: usize>(shape: [usize; D], device: &Device) -> Param<
 
 /// CLIP's QuickGELU, `x * sigmoid(1.702 x)`: one fused pass forward and backward on burn-flex.
 pub use dist_kernels::quick_gelu;
-
-/// `out[.., i, ..] = x[.., i + offset, ..]` along `dim`, zero where `i + offset` falls outside:
-/// the tap of a zero-padded convolution.
-pub(crate) fn shift<const D: usize>(x: Tensor<D>, dim: usize, offset: isize) -> Tensor<D> {
-    if offset == 0 {
-        return x;
-    }
-    let len = x.dims()[dim];
-    let k = offset.unsigned_abs();
-    if k >= len {
-        return x.zeros_like();
-    }
-    let mut padding = [(0usize, 0usize); D];
-    let kept = if offset > 0 {
-        padding[dim] = (0, k);
-        x.narrow(dim, k, len - k)
-    } else {
-        padding[dim] = (k, 0);
-        x.narrow(dim, 0, len - k)
-    };
-    kept.pad(padding, 0.0)
-}
 
 /// `x @ w` over the last axis, as one `[rows, d_in] @ [d_in, d_out]` gemm whatever the rank.
 ///
@@ -139,42 +119,29 @@ impl Conv3d {
         Self { weight: normal([c_out, c_in, kt, kh, kw], INIT_STD, device), bias: zeros([c_out], device) }
     }
 
-    /// The `[c_in, c_out]` matrix of kernel tap `(t, h, w)`.
-    pub(crate) fn tap(&self, t: usize, h: usize, w: usize) -> Tensor<2> {
-        let [c_out, c_in, ..] = self.weight.dims();
-        self.weight
-            .val()
-            .narrow(2, t, 1)
-            .narrow(3, h, 1)
-            .narrow(4, w, 1)
-            .reshape([c_out, c_in])
-            .transpose()
+    /// Every tap's `[c_in, c_out]` matrix side by side, taps in `(t, h, w)` row-major order:
+    /// `[c_in, kT·kH·kW·c_out]`.
+    pub(crate) fn taps_matrix(&self) -> Tensor<2> {
+        let [c_out, c_in, kt, kh, kw] = self.weight.dims();
+        self.weight.val().permute([1, 2, 3, 4, 0]).reshape([c_in, kt * kh * kw * c_out])
     }
 
     /// Stride-1 convolution with "same" zero padding, channels-last, over any of the axes
-    /// `(time, height, width)` of `x` whose kernel extent is > 1.
+    /// `(time, height, width)` of `x` whose kernel extent is > 1: one gemm for all taps, then
+    /// their shifted sum.
     ///
     /// # Shapes
     /// - x: `[B, T, H, W, c_in]` → `[B, T, H, W, c_out]`
     pub fn forward_same(&self, x: Tensor<5>) -> Tensor<5> {
-        let [_, _, kt, kh, kw] = self.weight.dims();
-        let mut out: Option<Tensor<5>> = None;
-        for t in 0..kt {
-            for h in 0..kh {
-                for w in 0..kw {
-                    let mut y = matmul_last(x.clone(), self.tap(t, h, w));
-                    // out[i] = Σ_k y_k[i + k - pad]
-                    y = shift(y, 1, t as isize - (kt / 2) as isize);
-                    y = shift(y, 2, h as isize - (kh / 2) as isize);
-                    y = shift(y, 3, w as isize - (kw / 2) as isize);
-                    out = Some(match out {
-                        Some(acc) => acc + y,
-                        None => y,
-                    });
-                }
-            }
-        }
-        out.expect("a kernel has at least one tap") + self.bias.val().unsqueeze::<5>()
+        let [c_out, _, kt, kh, kw] = self.weight.dims();
+        let [b, t, h, w, _] = x.dims();
+        let y = matmul_last(x, self.taps_matrix());
+        let out = if kt * kh * kw == 1 {
+            y
+        } else {
+            conv_tap_sum(y.reshape([b, t, h, w, kt * kh * kw, c_out]), [kt, kh, kw])
+        };
+        out + self.bias.val().unsqueeze::<5>()
     }
 }
 
@@ -234,18 +201,6 @@ impl MultiheadAttention {
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-
-    #[test]
-    fn shift_fills_zeros() {
-        let device = Device::flex();
-        let x = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [4]), &device);
-        let fwd: Vec<f32> = shift(x.clone(), 0, 1).into_data().try_to_vec().unwrap();
-        let back: Vec<f32> = shift(x.clone(), 0, -2).into_data().try_to_vec().unwrap();
-        let gone: Vec<f32> = shift(x, 0, 5).into_data().try_to_vec().unwrap();
-        assert_eq!(fwd, vec![2.0, 3.0, 4.0, 0.0]);
-        assert_eq!(back, vec![0.0, 0.0, 1.0, 2.0]);
-        assert_eq!(gone, vec![0.0; 4]);
-    }
 
     /// A 3x3 "same" conv on a 1-channel 3x3 image against a hand-computed value.
     #[test]
