@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing dist needs on a fresh Debian/Ubuntu machine, skipping what is
-# already there: FFmpeg's libraries and CLI, clang (bindgen), pkg-config, a Rust toolchain, and the
+# already there: FFmpeg's libraries and CLI, clang (bindgen), pkg-config, OpenBLAS (dist-kernels' f32
+# matmuls), a Rust toolchain, and the
 # Python test clients (zarr, pandas, pyarrow) in .venv. Idempotent; used by `make test` and `make demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fonts-dejavu-core pkg-config clang libclang-dev ffmpeg libavcodec-dev libavformat-dev libavutil-dev
+APT_PACKAGES=(fonts-dejavu-core pkg-config clang libclang-dev libopenblas-dev ffmpeg libavcodec-dev libavformat-dev libavutil-dev
               libswscale-dev libavdevice-dev libavfilter-dev python3-venv python3-pip)
 
 missing=()

@@ -5,7 +5,7 @@
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{binary, unary, Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend};
 
@@ -86,6 +86,36 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         let out = B::fused_tap_sum(y.into_primitive(), kernel);
         match TapSum.prepare::<C>([node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(kernel, out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
+    fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Matmul;
+
+        impl<B: Backend + FusedOps> Backward<B, 2> for Matmul {
+            /// `lhs` when `rhs` needs a gradient, `rhs` when `lhs` does.
+            type State = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let (lhs, rhs) = ops.state;
+                binary::<B, _, _>(
+                    ops.parents,
+                    ops.node,
+                    grads,
+                    |grad| B::fused_matmul(grad, B::float_transpose(rhs.expect("kept for the lhs gradient"))),
+                    |grad| B::fused_matmul(B::float_transpose(lhs.expect("kept for the rhs gradient")), grad),
+                );
+            }
+        }
+
+        let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
+        let nodes = [lhs.node(), rhs.node()];
+        let state = (rhs_tracked.then(|| lhs.primitive().clone()), lhs_tracked.then(|| rhs.primitive().clone()));
+        let out = B::fused_matmul(lhs.into_primitive(), rhs.into_primitive());
+        match Matmul.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }

@@ -84,6 +84,11 @@ impl FusedOps for Flex {
         (from_vec(dx, &x), from_vec(dgamma, &gamma), from_vec(dbeta, &gamma))
     }
 
+    #[cfg(feature = "blas")]
+    fn fused_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+        blas_matmul(lhs, rhs)
+    }
+
     fn fused_tap_sum(y: FlexTensor, kernel: [usize; 3]) -> FlexTensor {
         if y.dtype() != DType::F32 {
             return composite::tap_sum::<Flex>(y, kernel);
@@ -139,6 +144,58 @@ impl FusedOps for Flex {
         });
         FlexTensor::from_data(TensorData::new(dy, [b, t, h, w, k, c]))
     }
+}
+
+/// f32 products of equal batch shapes through OpenBLAS; anything else is burn-flex's own matmul.
+#[cfg(feature = "blas")]
+fn blas_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+    use burn::backend::ops::FloatTensorOps;
+
+    let (ls, rs) = (lhs.layout().shape().clone(), rhs.layout().shape().clone());
+    let rank = ls.num_dims();
+    let same_batch = rank == rs.num_dims() && rank >= 2 && ls[..rank - 2] == rs[..rank - 2];
+    if lhs.dtype() != DType::F32 || rhs.dtype() != DType::F32 || !same_batch {
+        return Flex::float_matmul(lhs, rhs);
+    }
+    let (lhs, a) = batch_matrices(lhs);
+    let (rhs, b) = batch_matrices(rhs);
+    let (m, n) = (ls[rank - 2], rs[rank - 1]);
+    let mut out = vec![0.0f32; a.len() * m * n];
+    crate::blas::batched_sgemm(lhs.storage::<f32>(), &a, rhs.storage::<f32>(), &b, &mut out);
+    let mut dims = ls.to_vec();
+    dims[rank - 1] = n;
+    FlexTensor::from_data(TensorData::new(out, dims))
+}
+
+/// The matrices of a `[.., rows, cols]` tensor in row-major batch order, read in place when the
+/// last two axes allow it, else from a contiguous copy (returned beside them).
+#[cfg(feature = "blas")]
+fn batch_matrices(t: FlexTensor) -> (FlexTensor, Vec<crate::blas::MatRef>) {
+    use crate::blas::MatRef;
+
+    let dims = t.layout().shape().to_vec();
+    let rank = dims.len();
+    let (rows, cols) = (dims[rank - 2], dims[rank - 1]);
+    let strides = t.layout().strides();
+    if MatRef::from_strides(0, rows, cols, strides[rank - 2], strides[rank - 1]).is_none()
+        || strides[..rank - 2].iter().any(|&s| s < 0)
+    {
+        return batch_matrices(t.to_contiguous());
+    }
+    let strides = strides.to_vec();
+    let count: usize = dims[..rank - 2].iter().product();
+    let mats = (0..count)
+        .map(|index| {
+            // The batch index's element offset, from the innermost batch axis outwards.
+            let (mut rest, mut offset) = (index, t.layout().start_offset());
+            for axis in (0..rank - 2).rev() {
+                offset += (rest % dims[axis]) * strides[axis] as usize;
+                rest /= dims[axis];
+            }
+            MatRef::from_strides(offset, rows, cols, strides[rank - 2], strides[rank - 1]).expect("checked above")
+        })
+        .collect();
+    (t, mats)
 }
 
 /// `i + offset` when it lies in `0..len`.

@@ -189,3 +189,27 @@ fn tap_sum_in_half_precision() {
     assert_close(o16, o32, 1e-2, "f16 forward");
     assert_close(g16, g32, 2e-2, "f16 dy");
 }
+
+/// `matmul` against burn's own: values and both gradients, on plain, transposed and batched
+/// operands, and a broadcast batch (burn's path) on the same call.
+#[test]
+fn matmul_matches_burn_forward_and_backward() {
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    let check = |a0: Tensor<4>, b0: Tensor<4>, what: &str| {
+        // One pair of leaves in both graphs: each backward gives its own gradients of them.
+        let (aa, ba) = (a0.detach().require_grad(), b0.detach().require_grad());
+        let (ya, yb) = (matmul(aa.clone(), ba.clone()), aa.clone().matmul(ba.clone()));
+        let w = Tensor::<4>::random(ya.dims(), Distribution::Normal(0.0, 1.0), &ya.device());
+        assert_close(ya.clone(), yb.clone(), 1e-5, &format!("{what}: forward"));
+        let (ga, gb) = ((ya * w.clone()).sum().backward(), (yb * w).sum().backward());
+        assert_close(aa.grad(&ga).unwrap(), aa.grad(&gb).unwrap(), 1e-4, &format!("{what}: dlhs"));
+        assert_close(ba.grad(&ga).unwrap(), ba.grad(&gb).unwrap(), 1e-4, &format!("{what}: drhs"));
+    };
+    let normal = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    check(normal([2, 3, 70, 40]), normal([2, 3, 40, 90]), "batched");
+    check(normal([2, 3, 40, 70]).swap_dims(2, 3), normal([2, 3, 90, 40]).swap_dims(2, 3), "transposed views");
+    check(normal([3, 2, 300, 64]).swap_dims(0, 1), normal([2, 3, 64, 50]), "permuted batch axes");
+    check(normal([1, 1, 700, 96]), normal([1, 1, 96, 200]), "one large product (row blocks)");
+    check(normal([2, 3, 70, 40]), normal([1, 1, 40, 90]), "broadcast batch");
+}

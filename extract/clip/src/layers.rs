@@ -66,7 +66,7 @@ impl Linear {
     /// - x: `[rows, in]`
     /// - output: `[rows, out]`
     pub(crate) fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let y = x.matmul(self.weight.val());
+        let y = dist_kernels::matmul(x, self.weight.val());
         match &self.bias {
             Some(b) => y + b.val().unsqueeze_dim::<2>(0),
             None => y,

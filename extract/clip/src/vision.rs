@@ -252,7 +252,7 @@ impl VisionTower {
             .reshape([b, 3, gh, p, gw, p])
             .permute([0, 2, 4, 1, 3, 5]) // [B, gh, gw, 3, p, p]
             .reshape([b * gh * gw, 3 * p * p]);
-        let tokens = patches.matmul(self.patch.val()).reshape([b, gh * gw, c]); // [B, gh·gw, C]
+        let tokens = dist_kernels::matmul(patches, self.patch.val()).reshape([b, gh * gw, c]); // [B, gh·gw, C]
         let cls = self
             .class_embedding
             .val()

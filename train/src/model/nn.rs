@@ -7,7 +7,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
-use dist_kernels::conv_tap_sum;
+use dist_kernels::{conv_tap_sum, matmul};
 
 /// Std of the official `trunc_normal_(std=0.02)` (its ±2 absolute bounds are 100σ away, so a
 /// plain normal has the same distribution in practice).
@@ -38,7 +38,7 @@ pub(crate) fn matmul_last<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<
     let rows = dims[..D - 1].iter().product::<usize>();
     let [_, d_out] = w.dims();
     dims[D - 1] = d_out;
-    x.reshape([rows, d_in]).matmul(w).reshape(dims)
+    matmul(x.reshape([rows, d_in]), w).reshape(dims)
 }
 
 /// `nn.Linear` with the PyTorch weight layout `[out, in]`.
@@ -191,8 +191,8 @@ impl MultiheadAttention {
         let q = self.project(query, 0) * (1.0 / (head_dim as f64).sqrt());
         let k = self.project(key, 1);
         let v = self.project(value, 2);
-        let attn = softmax(q.matmul(k.swap_dims(2, 3)), 3); // [b, heads, nq, nk]
-        let out = attn.matmul(v).swap_dims(1, 2).reshape([b, nq, dim]);
+        let attn = softmax(matmul(q, k.swap_dims(2, 3)), 3); // [b, heads, nq, nk]
+        let out = matmul(attn, v).swap_dims(1, 2).reshape([b, nq, dim]);
         self.out_proj.forward(out)
     }
 }
