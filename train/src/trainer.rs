@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod mix;
 pub mod network;
 pub mod online;
+pub mod parallel;
 pub mod plot;
 pub mod schedule;
 pub mod source;

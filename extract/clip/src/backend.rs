@@ -58,6 +58,28 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// `count` devices of this backend for data parallelism, the main one first: GPUs
+    /// `0..count` on wgpu (its default device when `count` is 1); on cpu `count` handles of the
+    /// one CPU, so replicas share its cores.
+    pub fn devices(self, count: usize, dtype: DType) -> Result<Vec<Device>> {
+        if count == 0 {
+            return Err(ClipError::Backend { backend: self.to_string(), reason: "devices must be at least 1".into() });
+        }
+        let main = self.device(dtype)?;
+        if count == 1 || self == Self::Cpu {
+            return Ok(vec![main; count]);
+        }
+        (0..count)
+            .map(|i| {
+                let device = wgpu_gpu(i);
+                check_dtype(&device, dtype, &self.to_string())?;
+                Ok(device)
+            })
+            .collect()
+    }
+}
+
 /// Refuses a compute dtype the device cannot run, instead of a panic inside the backend's compiler.
 pub(crate) fn check_dtype(device: &Device, dtype: DType, backend: &str) -> Result<()> {
     if device.supports_dtype(dtype) {
@@ -82,6 +104,17 @@ fn wgpu_device() -> Device {
 #[cfg(not(feature = "wgpu"))]
 fn wgpu_device() -> Device {
     unreachable!("Backend::device checks is_built first")
+}
+
+/// The i-th discrete GPU.
+#[cfg(feature = "wgpu")]
+fn wgpu_gpu(index: usize) -> Device {
+    Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_gpu(_: usize) -> Device {
+    unreachable!("Backend::devices checks is_built first")
 }
 
 impl fmt::Display for Backend {

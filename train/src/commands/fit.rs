@@ -88,6 +88,11 @@ pub struct FitArgs {
     /// `[train] device`.
     #[arg(long, env = "DIST_DEVICE")]
     pub device: Option<dist_clip::Backend>,
+    /// Data parallelism: split every batch over this many devices of the backend (GPUs 0..N-1 on
+    /// wgpu; on cpu the replicas share the one CPU, which only tests the mechanism). Overrides
+    /// `[train] devices`.
+    #[arg(long)]
+    pub devices: Option<usize>,
 }
 
 pub fn run(args: &FitArgs) -> anyhow::Result<()> {
@@ -113,6 +118,9 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     }
     if let Some(v) = args.device {
         t.device = v;
+    }
+    if let Some(v) = args.devices {
+        t.devices = v;
     }
     let info = match &args.store {
         Some(store) => fit(store, &args.out, &cfg, args.resume)?,

@@ -33,6 +33,12 @@ impl ContrastiveHead {
         Self { text: l2_normalize(text.detach()), scale }
     }
 
+    /// The same head with its text embeddings on `device`.
+    #[must_use]
+    pub fn to_device(&self, device: &Device) -> Self {
+        Self { text: self.text.clone().to_device(device), scale: self.scale }
+    }
+
     /// # Shapes
     /// - video: `[B, E]` → logits `[B, K]`
     pub fn logits(&self, video: Tensor<2>) -> Tensor<2> {

@@ -60,6 +60,9 @@ pub struct TrainSettings {
     pub prefetch: usize,
     /// Backend the model trains on: `cpu` (burn-flex) or `wgpu` (a build with `--features wgpu`).
     pub device: dist_clip::Backend,
+    /// Devices of that backend each step's batch is split over (data parallelism on one
+    /// machine; `trainer::parallel`). On `cpu` every replica shares the one CPU.
+    pub devices: usize,
 }
 
 impl Default for TrainSettings {
@@ -86,6 +89,7 @@ impl Default for TrainSettings {
             loader_threads: 2,
             prefetch: 32,
             device: dist_clip::Backend::Cpu,
+            devices: 1,
         }
     }
 }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use burn::module::{Module, ParamGroup};
-use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Device, ElementConversion, Tensor, TensorData};
+use burn::optim::AdamWConfig;
+use burn::tensor::{Device, Tensor, TensorData};
 use dist_store::{Expect, LabelSet, Store, StoreMeta};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -21,10 +21,11 @@ use super::metrics::{write_metrics, MetricRow};
 use super::mix;
 use super::network::Network;
 use super::online::{self, OnlineSource, OnlineSpec};
+use super::parallel::Replicas;
 use super::schedule::learning_rate;
 use super::source::{BatchSource, ClassTargets, StoreSource};
 use crate::frozen::FrozenEncoder;
-use crate::model::{mixup_targets, soft_target_cross_entropy, ContrastiveHead, DistConfig};
+use crate::model::{mixup_targets, ContrastiveHead, DistConfig};
 use crate::tensor_io::StoredDtype;
 
 /// What a finished run records beside its weights (`RUN/run.json`).
@@ -207,7 +208,8 @@ fn train(
     let resolved = ResolvedConfig { model: model_cfg.clone(), train: s.clone() };
     std::fs::write(run.join("config.toml"), toml::to_string(&resolved)?)?;
 
-    let plain = s.device.device(burn::tensor::DType::F32)?;
+    let plain_devices = s.device.devices(s.devices, burn::tensor::DType::F32)?;
+    let plain = plain_devices[0].clone();
     let device = plain.clone().autodiff();
     device.seed(s.seed);
     let classes = targets.classes.clone();
@@ -237,6 +239,10 @@ fn train(
         tracing::info!(epochs_done = state.epochs_done, step = state.step, "resumed from {}", dir.display());
     }
 
+    let replicas = Replicas::new(plain_devices.iter().map(|d| d.clone().autodiff()).collect(), text.as_ref());
+    if replicas.len() > 1 {
+        tracing::info!(devices = replicas.len(), backend = %s.device, "data parallel: each batch split over the devices");
+    }
     let steps_per_epoch = train_videos.len().div_ceil(s.batch_size);
     let total = (s.epochs * steps_per_epoch) as u64;
     let bar = crate::trainer::progress_bar(total, state.step);
@@ -259,14 +265,12 @@ fn train(
             let m = mix::draw(&mut rng, s, side);
             mix::apply(&mut batch, m, meta.encoder.patch_size, frames_used, &device);
             let targets = mixup_targets(&batch.labels, classes.len(), m.lambda(), s.label_smoothing, &device);
-            let logits = model.logits(model.dist.forward(&batch.taps, batch.frames)?, text.as_ref())?;
-            let loss = soft_target_cross_entropy(logits, targets);
-            let loss_value: f64 = loss.clone().into_scalar::<f32>().elem();
+            let clips = batch.labels.len();
+            let (loss_value, grads) = replicas.loss_and_grads(&model, batch, targets)?;
             anyhow::ensure!(loss_value.is_finite(), "loss is {loss_value} at step {step}");
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
-            clips_seen += batch.labels.len();
-            step_times.push((data_s, t_train.elapsed().as_secs_f64(), batch.labels.len()));
+            clips_seen += clips;
+            step_times.push((data_s, t_train.elapsed().as_secs_f64(), clips));
             state.step += 1;
             state.metrics.push(MetricRow {
                 step: state.step,

@@ -130,11 +130,11 @@ fn main() {
     let a = Tensor::<2>::random([n, n], Distribution::Normal(0.0, 1.0), &device);
     let b = Tensor::<2>::random([n, n], Distribution::Normal(0.0, 1.0), &device);
     let (gemm_best, _) = time(options.iters, || {
-        let _ = a.clone().matmul(b.clone()).into_data();
+        let _ = dist_kernels::matmul(a.clone(), b.clone()).into_data();
     });
     let peak = 2.0 * (n as f64).powi(3) / gemm_best / 1e9;
     println!(
-        "machine: {} threads (rayon); burn-flex sgemm {n}x{n}: {peak:.1} GFLOP/s",
+        "machine: {} threads (rayon); dist-kernels sgemm {n}x{n}: {peak:.1} GFLOP/s",
         rayon::current_num_threads()
     );
 
