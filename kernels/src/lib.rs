@@ -1,5 +1,6 @@
-//! Fused CPU kernels for the element-wise work around the gemms of the CLIP towers and the DiST
-//! branches, and the tap sum of the DiST branches' convolutions.
+//! CPU kernels for the CLIP towers and the DiST branches on burn-flex: fused LayerNorm and
+//! QuickGELU, the tap sum of the branches' convolutions, and f32 matmuls through the system
+//! OpenBLAS (`blas` feature, default; see `blas.rs` for why).
 //!
 //! burn 0.22 runs LayerNorm and QuickGELU on the autodiff device as chains of primitive ops
 //! (LayerNorm: mean, subtract, square, mean, sqrt, divide, scale, shift; QuickGELU: scale, sigmoid,
