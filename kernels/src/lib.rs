@@ -11,12 +11,14 @@
 //! Other backends (wgpu) and element types (f16, bf16) take the same composite path burn takes,
 //! so every call site can use these functions unconditionally.
 
+mod alloc;
 mod autodiff;
 #[cfg(feature = "blas")]
 mod blas;
 mod composite;
 mod flex;
 
+pub use alloc::retain_freed_memory;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, DispatchDevice};
 use burn::tensor::Tensor;

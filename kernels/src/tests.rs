@@ -213,3 +213,15 @@ fn matmul_matches_burn_forward_and_backward() {
     check(normal([1, 1, 700, 96]), normal([1, 1, 96, 200]), "one large product (row blocks)");
     check(normal([2, 3, 70, 40]), normal([1, 1, 40, 90]), "broadcast batch");
 }
+
+/// glibc accepts both allocator settings (the binaries call this first thing).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn freed_memory_is_retained_on_glibc() {
+    assert!(retain_freed_memory());
+    // Large blocks still allocate, free and reallocate with the settings in force.
+    let big = vec![1.0f32; 20 << 20];
+    assert_eq!(big.iter().sum::<f32>(), (20 << 20) as f32);
+    drop(big);
+    assert_eq!(vec![0u8; 100 << 20].len(), 100 << 20);
+}

@@ -90,6 +90,8 @@ fn run_mode(args: &Args) {
 }
 
 fn main() {
+    // Freed activations are reused in place rather than unmapped and faulted in again.
+    dist_kernels::retain_freed_memory();
     let args = Args::parse();
     if args.mode != Mode::All {
         run_mode(&args);

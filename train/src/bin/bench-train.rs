@@ -176,6 +176,8 @@ fn child(work: &Path, mode: Mode, args: &Args) -> anyhow::Result<Figures> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Freed activations are reused in place rather than unmapped and faulted in again.
+    dist_kernels::retain_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

@@ -28,6 +28,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Freed activations are reused in place rather than unmapped and faulted in again.
+    dist_kernels::retain_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

@@ -118,6 +118,8 @@ fn torch(python: &str, batch: usize, iters: usize, gemm: usize) -> Vec<serde_jso
 
 #[allow(clippy::cast_precision_loss)]
 fn main() {
+    // Freed activations are reused in place rather than unmapped and faulted in again.
+    dist_kernels::retain_freed_memory();
     let options = match parse() {
         Ok(o) => o,
         Err(e) => {
