@@ -56,9 +56,7 @@ impl Backend {
         check_dtype(&device, dtype, &self.to_string())?;
         Ok(device)
     }
-}
 
-impl Backend {
     /// `count` devices of this backend for data parallelism, the main one first: GPUs
     /// `0..count` on wgpu (its default device when `count` is 1); on cpu `count` handles of the
     /// one CPU, so replicas share its cores.
@@ -66,7 +64,7 @@ impl Backend {
         if count == 0 {
             return Err(ClipError::Backend { backend: self.to_string(), reason: "devices must be at least 1".into() });
         }
-        let main = self.device(dtype)?;
+        let main = self.device(dtype)?; // also refuses a backend this binary lacks
         if count == 1 || self == Self::Cpu {
             return Ok(vec![main; count]);
         }
@@ -166,6 +164,17 @@ mod tests {
         if cfg!(feature = "wgpu") {
             assert!(msg.contains("bf16"), "{msg}");
         } else {
+            assert!(msg.contains("--features wgpu"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn data_parallel_device_lists() {
+        assert_eq!(Backend::Cpu.devices(3, DType::F32).unwrap().len(), 3);
+        let msg = Backend::Cpu.devices(0, DType::F32).unwrap_err().to_string();
+        assert!(msg.contains("at least 1"), "{msg}");
+        if !cfg!(feature = "wgpu") {
+            let msg = Backend::Wgpu.devices(2, DType::F32).unwrap_err().to_string();
             assert!(msg.contains("--features wgpu"), "{msg}");
         }
     }
