@@ -53,6 +53,11 @@ pub(crate) fn tap_offset(i: usize, k: usize) -> isize {
     i as isize - (k / 2) as isize
 }
 
+/// Slices that keep every index of every axis of `shape`.
+fn whole(shape: &burn::tensor::Shape) -> Vec<Slice> {
+    shape.iter().map(|&n| Slice::new(0, Some(n as isize), 1)).collect()
+}
+
 /// `out[.., i, ..] = x[.., i + offset, ..]` along `dim`, zero where `i + offset` falls outside.
 fn shift<B: Backend>(x: FloatTensor<B>, dim: usize, offset: isize) -> FloatTensor<B> {
     if offset == 0 {
@@ -61,7 +66,7 @@ fn shift<B: Backend>(x: FloatTensor<B>, dim: usize, offset: isize) -> FloatTenso
     let shape = x.shape();
     let len = shape[dim];
     let k = offset.unsigned_abs().min(len);
-    let mut slices: Vec<Slice> = shape.iter().map(|&n| Slice::new(0, Some(n as isize), 1)).collect();
+    let mut slices = whole(&shape);
     let mut padding = vec![(0usize, 0usize); shape.num_dims()];
     if offset > 0 {
         slices[dim] = Slice::new(k as isize, Some(len as isize), 1);
@@ -88,7 +93,7 @@ pub(crate) fn tap_sum<B: Backend>(y: FloatTensor<B>, kernel: [usize; 3]) -> Floa
     let (b, t, h, w, c) = (shape[0], shape[1], shape[2], shape[3], shape[5]);
     let mut out: Option<FloatTensor<B>> = None;
     for (k, offsets) in tap_offsets(kernel).enumerate() {
-        let mut slices: Vec<Slice> = shape.iter().map(|&n| Slice::new(0, Some(n as isize), 1)).collect();
+        let mut slices = whole(&shape);
         slices[4] = Slice::new(k as isize, Some(k as isize + 1), 1);
         let mut tap = B::float_reshape(B::float_slice(y.clone(), &slices), [b, t, h, w, c].into());
         for (axis, offset) in offsets.into_iter().enumerate() {
