@@ -7,7 +7,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{binary, unary, Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend};
+use burn::backend::{Autodiff, Backend, TensorMetadata};
 
 use crate::FusedOps;
 
@@ -86,6 +86,42 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         let out = B::fused_tap_sum(y.into_primitive(), kernel);
         match TapSum.prepare::<C>([node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(kernel, out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Linear;
+
+        impl<B: Backend + FusedOps> Backward<B, 3> for Linear {
+            /// `x` when `w` needs a gradient, `w` when `x` does.
+            type State = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let (x, w) = ops.state;
+                let grad = grads.consume::<B>(&ops.node);
+                let [node_x, node_w, node_bias] = ops.parents;
+                if let Some(node) = node_bias {
+                    let n = grad.shape()[1];
+                    grads.register::<B>(node.id, B::float_reshape(B::float_sum_dim(grad.clone(), 0), [n].into()));
+                }
+                if let Some(node) = node_w {
+                    let x = x.expect("kept for the weight gradient");
+                    grads.register::<B>(node.id, B::fused_matmul(B::float_transpose(x), grad.clone()));
+                }
+                if let Some(node) = node_x {
+                    let w = w.expect("kept for the input gradient");
+                    grads.register::<B>(node.id, B::fused_matmul(grad, B::float_transpose(w)));
+                }
+            }
+        }
+
+        let nodes = [x.node(), w.node(), bias.node()];
+        let state = (w.is_tracked().then(|| x.primitive().clone()), x.is_tracked().then(|| w.primitive().clone()));
+        let out = B::fused_linear(x.into_primitive(), w.into_primitive(), bias.into_primitive());
+        match Linear.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         }
     }

@@ -12,6 +12,7 @@
 #![allow(unsafe_code)] // FFI: every call checks its operands' extents against their slices first.
 
 use std::ffi::c_int;
+use std::mem::MaybeUninit;
 use std::sync::Once;
 
 use rayon::prelude::*;
@@ -102,8 +103,12 @@ fn c_int_of(v: usize, what: &str) -> c_int {
     c_int::try_from(v).unwrap_or_else(|_| panic!("sgemm: {what} = {v} exceeds BLAS's 32-bit sizes"))
 }
 
-/// `out = a · b`, one thread, `out` a contiguous row-major `[a.rows, b.cols]`.
-fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, out: &mut [f32]) {
+/// `out = a · b (+ bias on every row)`, one thread, `out` a contiguous row-major
+/// `[a.rows, b.cols]`, every element written: without a bias BLAS runs with `beta = 0`, which
+/// never reads the output, so it need not be initialised; with one, the rows are set to the bias
+/// first and BLAS adds the product to them (`beta = 1`), which saves both BLAS's own zeroing of
+/// the output and a separate pass adding the bias.
+fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "sgemm: inner dimensions differ");
     assert!(a.end() <= a_data.len() && b.end() <= b_data.len(), "sgemm: operand outside its storage");
@@ -111,8 +116,21 @@ fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, out: &mut [f32]) 
     if m == 0 || n == 0 {
         return;
     }
+    let beta = match bias {
+        Some(bias) => {
+            assert_eq!(bias.len(), n, "sgemm: bias length");
+            for row in out.chunks_exact_mut(n) {
+                row.iter_mut().zip(bias).for_each(|(o, &v)| _ = o.write(v));
+            }
+            1.0
+        }
+        None if k == 0 => {
+            out.fill(MaybeUninit::new(0.0));
+            0.0
+        }
+        None => 0.0,
+    };
     if k == 0 {
-        out.fill(0.0);
         return;
     }
     let trans = |t: bool| if t { TRANS } else { NO_TRANS };
@@ -120,6 +138,8 @@ fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, out: &mut [f32]) 
     // SAFETY: the asserts above keep every element BLAS reads inside `a_data` and `b_data`
     // (`end()` is one past the furthest one) and every element it writes inside `out`
     // (`m·n`, leading dimension `n`); the slices outlive the call and `out` is exclusive.
+    // With `beta = 0` the output is written, never read (CBLAS), so it may be uninitialised;
+    // with `beta = 1` it was set to the bias rows above.
     unsafe {
         cblas_sgemm(
             ROW_MAJOR,
@@ -133,39 +153,113 @@ fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, out: &mut [f32]) 
             c_int_of(a.ld, "lda"),
             b_data.as_ptr().add(b.offset),
             c_int_of(b.ld, "ldb"),
-            0.0,
-            out.as_mut_ptr(),
+            beta,
+            out.as_mut_ptr().cast::<f32>(),
             c_int_of(n, "ldc"),
         );
     }
 }
 
-/// `out[i] = a[i] · b[i]` for every matrix pair of a batch, `out` contiguous `[batch, m, n]`.
-/// Parallel over the batch when it has a matrix per thread, else over row blocks of each product.
-pub(crate) fn batched_sgemm(a_data: &[f32], a: &[MatRef], b_data: &[f32], b: &[MatRef], out: &mut [f32]) {
+/// `a[i] · b[i]` (+ `bias` `[n]` on every row) for every matrix pair of a batch, contiguous
+/// `[batch, m, n]`. Parallel over the batch when it has a matrix per thread, else over row blocks
+/// of each product. The output is written once, with no zero-fill first.
+pub(crate) fn batched_sgemm(
+    a_data: &[f32],
+    a: &[MatRef],
+    b_data: &[f32],
+    b: &[MatRef],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
     assert_eq!(a.len(), b.len(), "batched_sgemm: batch sizes differ");
-    let Some((first_a, first_b)) = a.first().zip(b.first()) else { return };
+    let Some((first_a, first_b)) = a.first().zip(b.first()) else {
+        return Vec::new();
+    };
     let (m, k, n) = (first_a.rows, first_a.cols, first_b.cols);
     let size = m * n;
+    let mut values = Vec::with_capacity(a.len() * size);
+    let out = &mut values.spare_capacity_mut()[..a.len() * size];
     let threads = rayon::current_num_threads();
     let work = a.len() * m * n * k;
     if work < PARALLEL_WORK || threads == 1 {
         for ((a, b), out) in a.iter().zip(b).zip(out.chunks_mut(size.max(1))) {
-            sgemm(a_data, *a, b_data, *b, out);
+            sgemm(a_data, *a, b_data, *b, bias, out);
         }
     } else if a.len() >= threads {
         out.par_chunks_mut(size.max(1)).zip(a.par_iter().zip(b)).for_each(|(out, (a, b))| {
-            sgemm(a_data, *a, b_data, *b, out);
+            sgemm(a_data, *a, b_data, *b, bias, out);
         });
     } else {
         let rows_per_task = m.div_ceil(threads).max(MIN_ROWS_PER_TASK);
         for ((a, b), out) in a.iter().zip(b).zip(out.chunks_mut(size.max(1))) {
             out.par_chunks_mut(rows_per_task * n).enumerate().for_each(|(task, out)| {
                 let start = task * rows_per_task;
-                sgemm(a_data, a.rows(start, out.len() / n), b_data, *b, out);
+                sgemm(a_data, a.rows(start, out.len() / n), b_data, *b, bias, out);
             });
         }
     }
+    // SAFETY: the chunks above cover `out` (`batch` products of `m·n`) and `sgemm` writes every
+    // element of its output.
+    unsafe { values.set_len(a.len() * size) };
+    values
+}
+
+/// [`sgemm`] into an initialised buffer.
+fn sgemm_into(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, out: &mut [f32]) {
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and `sgemm` only ever stores initialised
+    // values through the view, so `out` stays initialised.
+    let out = unsafe { &mut *(std::ptr::from_mut::<[f32]>(out) as *mut [MaybeUninit<f32>]) };
+    sgemm(a_data, a, b_data, b, None, out);
+}
+
+/// Multi-head self-attention on a packed projection: `qkv` is `[B·N, 3·C]`, each row its token's
+/// query, key and value side by side, each `[H, Dh]`. Per clip and head
+/// `softmax(q kᵀ / √Dh) v` (keys after the query masked out when `causal`), returned `[B·N, C]`
+/// with the heads side by side, the layout the output projection reads. q, k and v are read in
+/// place through their row stride (no split, permute or copy); one task per clip, whose `[N, N]`
+/// scores stay in a buffer of its own.
+pub(crate) fn packed_attention(qkv: &[f32], [batch, tokens, heads, dim]: [usize; 4], causal: bool) -> Vec<f32> {
+    assert!(heads > 0 && dim % heads == 0, "packed_attention: {dim} channels in {heads} heads");
+    assert_eq!(qkv.len(), batch * tokens * 3 * dim, "packed_attention: qkv is not [B·N, 3·C]");
+    let (n, dh, row) = (tokens, dim / heads, 3 * dim);
+    let scale = 1.0 / (dh as f32).sqrt();
+    let mut out = vec![0.0f32; batch * n * dim];
+    if n == 0 {
+        return out;
+    }
+    out.par_chunks_mut(n * dim).enumerate().for_each(|(b, out)| {
+        let (mut scores, mut context) = (vec![0.0f32; n * n], vec![0.0f32; n * dh]);
+        let at = |part: usize, h: usize| b * n * row + part * dim + h * dh;
+        for h in 0..heads {
+            let q = MatRef { offset: at(0, h), rows: n, cols: dh, trans: false, ld: row };
+            // kᵀ: element (d, j) is key j's channel d.
+            let k_t = MatRef { offset: at(1, h), rows: dh, cols: n, trans: true, ld: row };
+            sgemm_into(qkv, q, qkv, k_t, &mut scores);
+            for (i, s) in scores.chunks_exact_mut(n).enumerate() {
+                let visible = if causal { i + 1 } else { n };
+                softmax_row(&mut s[..visible], scale);
+                s[visible..].fill(0.0);
+            }
+            let attn = MatRef { offset: 0, rows: n, cols: n, trans: false, ld: n };
+            let v = MatRef { offset: at(2, h), rows: n, cols: dh, trans: false, ld: row };
+            sgemm_into(&scores, attn, qkv, v, &mut context);
+            for (o, ctx) in out.chunks_exact_mut(dim).zip(context.chunks_exact(dh)) {
+                o[h * dh..(h + 1) * dh].copy_from_slice(ctx);
+            }
+        }
+    });
+    out
+}
+
+/// `softmax(scale · s)` in place, shifted by the row maximum.
+fn softmax_row(s: &mut [f32], scale: f32) {
+    let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0f32;
+    for v in s.iter_mut() {
+        *v = ((*v - max) * scale).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    s.iter_mut().for_each(|v| *v *= inv);
 }
 
 #[cfg(test)]
@@ -194,16 +288,26 @@ mod tests {
             let a: Vec<f32> = (0..batch * m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0).collect();
             let b: Vec<f32> = (0..batch * k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
             // b stored as [batch, n, k] and read transposed.
-            let a_mats: Vec<MatRef> = (0..batch).map(|i| MatRef::from_strides(i * m * k, m, k, k as isize, 1).unwrap()).collect();
-            let b_mats: Vec<MatRef> = (0..batch).map(|i| MatRef::from_strides(i * k * n, k, n, 1, k as isize).unwrap()).collect();
-            let mut out = vec![0.0f32; batch * m * n];
-            batched_sgemm(&a, &a_mats, &b, &b_mats, &mut out);
+            let a_mats: Vec<MatRef> =
+                (0..batch).map(|i| MatRef::from_strides(i * m * k, m, k, k as isize, 1).unwrap()).collect();
+            let b_mats: Vec<MatRef> =
+                (0..batch).map(|i| MatRef::from_strides(i * k * n, k, n, 1, k as isize).unwrap()).collect();
+            let bias: Vec<f32> = (0..n).map(|j| j as f32 / 8.0 - 1.0).collect();
+            let out = batched_sgemm(&a, &a_mats, &b, &b_mats, None);
+            let biased = batched_sgemm(&a, &a_mats, &b, &b_mats, Some(&bias));
+            assert!(
+                out.iter().zip(&biased).enumerate().all(|(i, (o, b))| (o + bias[i % n] - b).abs() < 1e-4),
+                "bias rows"
+            );
             for bi in 0..batch {
                 for i in 0..m {
                     for j in 0..n {
                         let expect: f32 = (0..k).map(|p| a[bi * m * k + i * k + p] * b[bi * k * n + j * k + p]).sum();
                         let got = out[(bi * m + i) * n + j];
-                        assert!((got - expect).abs() < 1e-3 * (1.0 + expect.abs()), "{batch}x{m}x{k}x{n} at {bi},{i},{j}: {got} vs {expect}");
+                        assert!(
+                            (got - expect).abs() < 1e-3 * (1.0 + expect.abs()),
+                            "{batch}x{m}x{k}x{n} at {bi},{i},{j}: {got} vs {expect}"
+                        );
                     }
                 }
             }

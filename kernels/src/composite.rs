@@ -3,7 +3,7 @@
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata};
-use burn::tensor::ops::PadMode;
+use burn::tensor::ops::{AttentionModuleOptions, PadMode};
 use burn::tensor::Slice;
 
 use crate::QUICK_GELU_ALPHA;
@@ -46,6 +46,52 @@ pub(crate) fn layer_norm_backward<B: Backend>(
     let dgamma = B::float_reshape(B::float_sum_dim(B::float_mul(grad.clone(), xhat), 0), [d].into());
     let dbeta = B::float_reshape(B::float_sum_dim(grad, 0), [d].into());
     (B::float_reshape(dx, shape), dgamma, dbeta)
+}
+
+/// `x · w + bias` on every row. `x: [rows, k]`, `w: [k, n]`, `bias: [n]` → `[rows, n]`.
+pub(crate) fn linear<B: crate::FusedOps>(x: FloatTensor<B>, w: FloatTensor<B>, bias: FloatTensor<B>) -> FloatTensor<B> {
+    let n = bias.shape()[0];
+    B::float_add(B::fused_matmul(x, w), B::float_reshape(bias, [1, n].into()))
+}
+
+/// Self-attention on a packed `[B·N, 3·C]` projection through burn's `attention`:
+/// split into q, k, v `[B, H, N, Dh]`, attend, heads back side by side → `[B·N, C]`.
+pub(crate) fn packed_attention<B: Backend>(
+    qkv: FloatTensor<B>,
+    batch: usize,
+    heads: usize,
+    causal: bool,
+) -> FloatTensor<B> {
+    let shape = qkv.shape();
+    let (rows, dim) = (shape[0], shape[1] / 3);
+    let (n, dh) = (rows / batch, dim / heads);
+    let qkv = B::float_permute(B::float_reshape(qkv, [batch, n, 3, heads, dh].into()), &[2, 0, 3, 1, 4]);
+    let part = |i: usize| {
+        let mut slices = whole(&qkv.shape());
+        slices[0] = Slice::new(i as isize, Some(i as isize + 1), 1);
+        B::float_reshape(B::float_slice(qkv.clone(), &slices), [batch, heads, n, dh].into())
+    };
+    let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
+    let context = B::attention(part(0), part(1), part(2), None, None, options); // [B, H, N, Dh]
+    B::float_reshape(B::float_swap_dims(context, 1, 2), [rows, dim].into())
+}
+
+/// AdamW as burn's tensor ops compute it, op for op (`s` as [`crate::AdamWStep::scalars`]).
+pub(crate) fn adamw<B: Backend>(
+    param: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    m1: FloatTensor<B>,
+    m2: FloatTensor<B>,
+    s: [f32; crate::ADAMW_SCALARS],
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let [beta_1, f1, beta_2, f2, c1, c2, epsilon, decay, lr] = s.map(|v| v.into());
+    let m1 = B::float_add(B::float_mul_scalar(m1, beta_1), B::float_mul_scalar(grad.clone(), f1));
+    let m2 = B::float_add(B::float_mul_scalar(m2, beta_2), B::float_mul_scalar(B::float_mul(grad.clone(), grad), f2));
+    let m1_hat = B::float_div_scalar(m1.clone(), c1);
+    let m2_hat = B::float_div_scalar(m2.clone(), c2);
+    let delta = B::float_div(m1_hat, B::float_add_scalar(B::float_sqrt(m2_hat), epsilon));
+    let param = B::float_sub(B::float_mul_scalar(param, decay), B::float_mul_scalar(delta, lr));
+    (param, m1, m2)
 }
 
 /// The offset of tap `i` of a kernel extent `k` under "same" padding: `i - k/2`.

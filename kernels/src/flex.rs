@@ -1,11 +1,19 @@
 //! burn-flex kernels: one pass over contiguous f32 storage, parallel over chunks of rows with
 //! rayon. Other element types take the composite path.
+//!
+//! Outputs are written into uninitialised buffers ([`write_chunks`]): a zero-fill first would
+//! be one more pass over memory for every activation and gradient.
+
+#![allow(unsafe_code)] // `set_len` on buffers whose every slot the kernel has just written.
+
+use std::mem::MaybeUninit;
 
 use burn::backend::Flex;
 use burn::tensor::{DType, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use crate::uninit::write_chunks;
 use crate::{composite, FusedOps, QUICK_GELU_ALPHA};
 
 /// Elements per rayon task of the element-wise kernels: large enough to amortise scheduling,
@@ -19,12 +27,14 @@ impl FusedOps for Flex {
         }
         let x = x.to_contiguous();
         let xs = f32_slice(&x);
-        let mut out = vec![0.0f32; xs.len()];
-        out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| {
-            for (o, &x) in o.iter_mut().zip(x) {
-                *o = x * sigmoid(QUICK_GELU_ALPHA as f32 * x);
-            }
-        });
+        // SAFETY: every slot of a chunk is assigned (xs has one value per slot).
+        let out = unsafe {
+            write_chunks(xs.len(), CHUNK, |i, o| {
+                for (o, &x) in o.iter_mut().zip(&xs[i * CHUNK..]) {
+                    o.write(x * sigmoid(QUICK_GELU_ALPHA as f32 * x));
+                }
+            })
+        };
         from_vec(out, &x)
     }
 
@@ -36,13 +46,15 @@ impl FusedOps for Flex {
         let (xs, gs) = (f32_slice(&x), f32_slice(&grad));
         assert_eq!(xs.len(), gs.len(), "quick_gelu_backward: x and grad differ in size");
         let alpha = QUICK_GELU_ALPHA as f32;
-        let mut out = vec![0.0f32; xs.len()];
-        out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK).zip(gs.par_chunks(CHUNK))).for_each(|(o, (x, g))| {
-            for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
-                let s = sigmoid(alpha * x);
-                *o = g * (s + alpha * x * s * (1.0 - s));
-            }
-        });
+        // SAFETY: every slot of a chunk is assigned (xs and gs have one value per slot).
+        let out = unsafe {
+            write_chunks(xs.len(), CHUNK, |i, o| {
+                for ((o, &x), &g) in o.iter_mut().zip(&xs[i * CHUNK..]).zip(&gs[i * CHUNK..]) {
+                    let s = sigmoid(alpha * x);
+                    o.write(g * (s + alpha * x * s * (1.0 - s)));
+                }
+            })
+        };
         from_vec(out, &x)
     }
 
@@ -60,10 +72,10 @@ impl FusedOps for Flex {
         let d = gamma_s.len();
         assert!(d > 0 && xs.len() % d == 0 && xs.len() == gs.len(), "layer_norm_backward: shapes disagree");
         let rows_per_task = (CHUNK / d).max(1);
-        let mut dx = vec![0.0f32; xs.len()];
+        let mut dx = Vec::with_capacity(xs.len());
         // Per-task partial sums of dγ and dβ, reduced afterwards (a fixed task split: the same
         // sums in the same order every run).
-        let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = dx.spare_capacity_mut()[..xs.len()]
             .par_chunks_mut(rows_per_task * d)
             .zip(xs.par_chunks(rows_per_task * d).zip(gs.par_chunks(rows_per_task * d)))
             .map(|(dx, (x, g))| {
@@ -75,6 +87,8 @@ impl FusedOps for Flex {
                 (dgamma, dbeta)
             })
             .collect();
+        // SAFETY: the row chunks cover `dx`'s `xs.len()` slots and each row writes all `d` of its own.
+        unsafe { dx.set_len(xs.len()) };
         let mut dgamma = vec![0.0f32; d];
         let mut dbeta = vec![0.0f32; d];
         for (pg, pb) in &partials {
@@ -84,9 +98,80 @@ impl FusedOps for Flex {
         (from_vec(dx, &x), from_vec(dgamma, &gamma), from_vec(dbeta, &gamma))
     }
 
+    fn fused_adamw(
+        param: FlexTensor,
+        grad: FlexTensor,
+        m1: FlexTensor,
+        m2: FlexTensor,
+        s: [f32; crate::ADAMW_SCALARS],
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        if [&param, &grad, &m1, &m2].iter().any(|t| t.dtype() != DType::F32) {
+            return composite::adamw::<Flex>(param, grad, m1, m2, s);
+        }
+        let [beta_1, f1, beta_2, f2, c1, c2, epsilon, decay, lr] = s;
+        let ts = [param, grad, m1, m2].map(|t| t.to_contiguous());
+        let [ps, gs, m1s, m2s] = [0, 1, 2, 3].map(|i| f32_slice(&ts[i]));
+        let len = ps.len();
+        assert!([gs, m1s, m2s].iter().all(|v| v.len() == len), "adamw: parameter, gradient and moments differ in size");
+        let (mut p_out, mut m1_out, mut m2_out) =
+            (Vec::with_capacity(len), Vec::with_capacity(len), Vec::with_capacity(len));
+        // The same f32 operations in the same order as burn's AdamW (composite::adamw).
+        p_out.spare_capacity_mut()[..len]
+            .par_chunks_mut(CHUNK)
+            .zip(m1_out.spare_capacity_mut()[..len].par_chunks_mut(CHUNK))
+            .zip(m2_out.spare_capacity_mut()[..len].par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(i, ((po, m1o), m2o))| {
+                let start = i * CHUNK;
+                for j in 0..po.len() {
+                    let (g, at) = (gs[start + j], start + j);
+                    let m1 = m1s[at] * beta_1 + g * f1;
+                    let m2 = m2s[at] * beta_2 + g * g * f2;
+                    let delta = (m1 / c1) / ((m2 / c2).sqrt() + epsilon);
+                    po[j].write(ps[at] * decay - delta * lr);
+                    m1o[j].write(m1);
+                    m2o[j].write(m2);
+                }
+            });
+        // SAFETY: the three outputs' chunks cover `len` slots each, all written by the loop above.
+        unsafe {
+            p_out.set_len(len);
+            m1_out.set_len(len);
+            m2_out.set_len(len);
+        }
+        (from_vec(p_out, &ts[0]), from_vec(m1_out, &ts[0]), from_vec(m2_out, &ts[0]))
+    }
+
     #[cfg(feature = "blas")]
     fn fused_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
         blas_matmul(lhs, rhs)
+    }
+
+    #[cfg(feature = "blas")]
+    fn fused_packed_attention(qkv: FlexTensor, batch: usize, heads: usize, causal: bool) -> FlexTensor {
+        if qkv.dtype() != DType::F32 {
+            return composite::packed_attention::<Flex>(qkv, batch, heads, causal);
+        }
+        let qkv = qkv.to_contiguous();
+        let [rows, width]: [usize; 2] = qkv.layout().shape().dims();
+        let (tokens, dim) = (rows / batch.max(1), width / 3);
+        let out = crate::blas::packed_attention(f32_slice(&qkv), [batch, tokens, heads, dim], causal);
+        FlexTensor::from_data(TensorData::new(out, [rows, dim]))
+    }
+
+    #[cfg(feature = "blas")]
+    fn fused_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        if [&x, &weight, &bias].iter().any(|t| t.dtype() != DType::F32) {
+            return composite::linear::<Flex>(x, weight, bias);
+        }
+        let rows = x.layout().shape()[0];
+        let (x, a) = batch_matrices(x);
+        let (weight, b) = batch_matrices(weight);
+        let bias = bias.to_contiguous();
+        let n = b[0].cols;
+        let out =
+            crate::blas::batched_sgemm(x.storage::<f32>(), &a, weight.storage::<f32>(), &b, Some(f32_slice(&bias)));
+        FlexTensor::from_data(TensorData::new(out, [rows, n]))
     }
 
     fn fused_tap_sum(y: FlexTensor, kernel: [usize; 3]) -> FlexTensor {
@@ -105,10 +190,14 @@ impl FusedOps for Flex {
             let (bt, hi) = (row / h, row % h);
             let (bi, ti) = (bt / t, bt % t);
             for (tap, &[dt, dh, dw]) in taps.iter().enumerate() {
-                let (Some(ts), Some(hs)) = (inside(ti, dt, t), inside(hi, dh, h)) else { continue };
+                let (Some(ts), Some(hs)) = (inside(ti, dt, t), inside(hi, dh, h)) else {
+                    continue;
+                };
                 let src_row = ((bi * t + ts) * h + hs) * w;
                 for (wi, o) in out_row.chunks_exact_mut(c).enumerate() {
-                    let Some(ws) = inside(wi, dw, w) else { continue };
+                    let Some(ws) = inside(wi, dw, w) else {
+                        continue;
+                    };
                     let src = ((src_row + ws) * k + tap) * c;
                     o.iter_mut().zip(&ys[src..src + c]).for_each(|(o, y)| *o += y);
                 }
@@ -126,22 +215,26 @@ impl FusedOps for Flex {
         let taps: Vec<[isize; 3]> = composite::tap_offsets(kernel).collect();
         let k = taps.len();
         let gs = f32_slice(&grad);
-        let mut dy = vec![0.0f32; b * t * h * w * k * c];
-        // dy[q, tap] = grad[q - offset(tap)]: one task per input row (b, t, h) of W·K·C values.
-        dy.par_chunks_mut(w * k * c).enumerate().for_each(|(row, dy_row)| {
-            let (bt, hi) = (row / h, row % h);
-            let (bi, ti) = (bt / t, bt % t);
-            for (wi, dy_px) in dy_row.chunks_exact_mut(k * c).enumerate() {
-                for (&[dt, dh, dw], d) in taps.iter().zip(dy_px.chunks_exact_mut(c)) {
-                    let (Some(to), Some(ho), Some(wo)) = (inside(ti, -dt, t), inside(hi, -dh, h), inside(wi, -dw, w))
-                    else {
-                        continue;
-                    };
-                    let src = (((bi * t + to) * h + ho) * w + wo) * c;
-                    d.copy_from_slice(&gs[src..src + c]);
+        // dy[q, tap] = grad[q - offset(tap)], zero where that falls outside: one task per input
+        // row (b, t, h) of W·K·C values.
+        // SAFETY: every tap's C slots are copied or zero-filled.
+        let dy = unsafe {
+            write_chunks(b * t * h * w * k * c, w * k * c, |row, dy_row| {
+                let (bt, hi) = (row / h, row % h);
+                let (bi, ti) = (bt / t, bt % t);
+                for (wi, dy_px) in dy_row.chunks_exact_mut(k * c).enumerate() {
+                    for (&[dt, dh, dw], d) in taps.iter().zip(dy_px.chunks_exact_mut(c)) {
+                        match (inside(ti, -dt, t), inside(hi, -dh, h), inside(wi, -dw, w)) {
+                            (Some(to), Some(ho), Some(wo)) => {
+                                let src = (((bi * t + to) * h + ho) * w + wo) * c;
+                                d.iter_mut().zip(&gs[src..src + c]).for_each(|(d, &g)| _ = d.write(g));
+                            }
+                            _ => d.fill(MaybeUninit::new(0.0)),
+                        }
+                    }
                 }
-            }
-        });
+            })
+        };
         FlexTensor::from_data(TensorData::new(dy, [b, t, h, w, k, c]))
     }
 }
@@ -159,9 +252,8 @@ fn blas_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
     }
     let (lhs, a) = batch_matrices(lhs);
     let (rhs, b) = batch_matrices(rhs);
-    let (m, n) = (ls[rank - 2], rs[rank - 1]);
-    let mut out = vec![0.0f32; a.len() * m * n];
-    crate::blas::batched_sgemm(lhs.storage::<f32>(), &a, rhs.storage::<f32>(), &b, &mut out);
+    let n = rs[rank - 1];
+    let out = crate::blas::batched_sgemm(lhs.storage::<f32>(), &a, rhs.storage::<f32>(), &b, None);
     let mut dims = ls.to_vec();
     dims[rank - 1] = n;
     FlexTensor::from_data(TensorData::new(out, dims))
@@ -209,7 +301,7 @@ fn layer_norm_row_backward(
     grad: &[f32],
     gamma: &[f32],
     epsilon: f32,
-    dx: &mut [f32],
+    dx: &mut [MaybeUninit<f32>],
     dgamma: &mut [f32],
     dbeta: &mut [f32],
 ) {
@@ -229,7 +321,7 @@ fn layer_norm_row_backward(
     let (mean_g, mean_gx) = (sum_g / n, sum_gx / n);
     for i in 0..x.len() {
         let xhat = (x[i] - mean) * rstd;
-        dx[i] = rstd * (grad[i] * gamma[i] - mean_g - xhat * mean_gx);
+        dx[i].write(rstd * (grad[i] * gamma[i] - mean_g - xhat * mean_gx));
     }
 }
 

@@ -1,6 +1,7 @@
 //! CPU kernels for the CLIP towers and the DiST branches on burn-flex: fused LayerNorm and
-//! QuickGELU, the tap sum of the branches' convolutions, and f32 matmuls through the system
-//! OpenBLAS (`blas` feature, default; see `blas.rs` for why).
+//! QuickGELU, the tap sum of the branches' convolutions, f32 matmuls through the system
+//! OpenBLAS (`blas` feature, default; see `blas.rs` for why), and for the trainer a one-pass
+//! AdamW update and Mixup/CutMix blend.
 //!
 //! burn 0.22 runs LayerNorm and QuickGELU on the autodiff device as chains of primitive ops
 //! (LayerNorm: mean, subtract, square, mean, sqrt, divide, scale, shift; QuickGELU: scale, sigmoid,
@@ -15,10 +16,13 @@ mod alloc;
 mod autodiff;
 #[cfg(feature = "blas")]
 mod blas;
+mod blend;
 mod composite;
 mod flex;
+mod uninit;
 
 pub use alloc::retain_freed_memory;
+pub use blend::blend_with_reversed;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, DispatchDevice};
 use burn::tensor::Tensor;
@@ -69,6 +73,30 @@ pub trait FusedOps: Backend {
         Self::float_matmul(lhs, rhs)
     }
 
+    /// Multi-head self-attention on a packed projection (see [`packed_attention`]).
+    /// `qkv: [B·N, 3·C]` → `[B·N, C]`.
+    fn fused_packed_attention(qkv: FloatTensor<Self>, batch: usize, heads: usize, causal: bool) -> FloatTensor<Self> {
+        composite::packed_attention::<Self>(qkv, batch, heads, causal)
+    }
+
+    /// `x · w + bias` on every row (see [`linear`]).
+    /// `x: [rows, k]`, `w: [k, n]`, `bias: [n]` → `[rows, n]`.
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        composite::linear::<Self>(x, w, bias)
+    }
+
+    /// One AdamW update of a parameter (see [`adamw_update`]; `s` from [`AdamWStep::scalars`]).
+    /// `param, grad, m1, m2: [..]` of one shape → (`param`, `m1`, `m2`) after the update.
+    fn fused_adamw(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        m1: FloatTensor<Self>,
+        m2: FloatTensor<Self>,
+        s: [f32; ADAMW_SCALARS],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        composite::adamw::<Self>(param, grad, m1, m2, s)
+    }
+
     /// The tap sum of a stride-1 "same" convolution (see [`conv_tap_sum`]).
     /// `y: [B, T, H, W, K, C]` → `[B, T, H, W, C]`.
     fn fused_tap_sum(y: FloatTensor<Self>, kernel: [usize; 3]) -> FloatTensor<Self> {
@@ -80,6 +108,67 @@ pub trait FusedOps: Backend {
     fn fused_tap_sum_backward(grad: FloatTensor<Self>, kernel: [usize; 3]) -> FloatTensor<Self> {
         composite::tap_sum_backward::<Self>(grad, kernel)
     }
+}
+
+/// The scalars of one AdamW update: burn's `AdamW` (decoupled weight decay, bias-corrected
+/// moments, no AMSGrad, no cautious decay), which [`adamw_update`] reproduces in one pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamWStep {
+    pub lr: f64,
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+    pub weight_decay: f32,
+    /// The 1-based count of updates of this parameter, this one included.
+    pub time: usize,
+}
+
+/// Length of [`AdamWStep::scalars`].
+pub const ADAMW_SCALARS: usize = 9;
+
+impl AdamWStep {
+    /// `[β1, 1-β1, β2, 1-β2, 1-β1^t, 1-β2^t, ε, 1-lr·wd, lr]`, each rounded to f32 the way burn's
+    /// scalar ops round them, so the update matches burn's AdamW bit for bit.
+    fn scalars(&self) -> [f32; ADAMW_SCALARS] {
+        let time = i32::try_from(self.time).unwrap_or(i32::MAX);
+        let decay = 1.0 - self.lr * f64::from(self.weight_decay);
+        [
+            self.beta_1,
+            1.0 - self.beta_1,
+            self.beta_2,
+            1.0 - self.beta_2,
+            1.0 - self.beta_1.powi(time),
+            1.0 - self.beta_2.powi(time),
+            self.epsilon,
+            decay as f32,
+            self.lr as f32,
+        ]
+    }
+}
+
+/// One AdamW update of a parameter: `m1 ← β1 m1 + (1-β1) g`, `m2 ← β2 m2 + (1-β2) g²`,
+/// `p ← (1 - lr·wd) p - lr · m̂1 / (√m̂2 + ε)` with the bias-corrected moments `m̂`. Moments absent
+/// (the first update) start at zero. On burn-flex (f32) it is one pass over the four tensors in
+/// place of burn's fifteen tensor ops; elsewhere the same ops burn runs.
+///
+/// # Shapes
+/// - param, grad, m1, m2: `[..]`, all one shape → (param, m1, m2) of that shape
+pub fn adamw_update<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moments: Option<(Tensor<D>, Tensor<D>)>,
+    step: &AdamWStep,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let (m1, m2) = moments.unwrap_or_else(|| (grad.zeros_like(), grad.zeros_like()));
+    let s = step.scalars();
+    let flex = on_flex(param.device().as_dispatch());
+    let [p, g, m1, m2] = [param, grad, m1, m2].map(Tensor::into_dispatch);
+    let (p, m1, m2) = if flex {
+        <Dispatch as FusedOps>::fused_adamw(p, g, m1, m2, s)
+    } else {
+        composite::adamw::<Dispatch>(p, g, m1, m2, s)
+    };
+    (Tensor::from_dispatch(p), Tensor::from_dispatch(m1), Tensor::from_dispatch(m2))
 }
 
 /// Whether tensors on `device` reach the extension (burn-flex, with or without autodiff).
@@ -134,6 +223,46 @@ pub fn matmul<const D: usize>(lhs: Tensor<D>, rhs: Tensor<D>) -> Tensor<D> {
         return lhs.matmul(rhs);
     }
     Tensor::from_dispatch(<Dispatch as FusedOps>::fused_matmul(lhs.into_dispatch(), rhs.into_dispatch()))
+}
+
+/// A linear layer, `x · w + bias`: on burn-flex with the `blas` feature one OpenBLAS call that
+/// adds the product to the bias rows (no zeroing of the output, no separate pass adding the
+/// bias), with its own backward (`dx = grad · wᵀ`, `dw = xᵀ · grad`, `dbias = Σ_rows grad`);
+/// elsewhere [`matmul`] plus a broadcast add.
+///
+/// # Shapes
+/// - x: `[rows, k]`, w: `[k, n]`, bias: `[n]` → `[rows, n]`
+pub fn linear(x: Tensor<2>, w: Tensor<2>, bias: Tensor<1>) -> Tensor<2> {
+    if !on_flex(x.device().as_dispatch()) {
+        return matmul(x, w) + bias.unsqueeze_dim(0);
+    }
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), w.into_dispatch(), bias.into_dispatch()))
+}
+
+/// Multi-head self-attention on a packed qkv projection, `softmax(q kᵀ / √Dh) v` per clip and
+/// head (keys after the query masked when `causal`). `qkv` rows hold a token's query, key and value
+/// side by side (`[q | k | v]`, each `[H, Dh]`), as one linear layer of width `3·C` produces them.
+///
+/// On burn-flex (f32, no autodiff, `blas` feature) q, k and v are read in place and each clip's
+/// products run through OpenBLAS with a one-pass softmax between them, written straight into
+/// the `[B·N, C]` layout; elsewhere (autodiff included, so gradients flow) the split, burn's
+/// `attention` and the merge of the heads.
+///
+/// # Shapes
+/// - qkv: `[B·N, 3·C]` with `B = batch`, `C` divisible by `heads` → `[B·N, C]`
+pub fn packed_attention(qkv: Tensor<2>, batch: usize, heads: usize, causal: bool) -> Tensor<2> {
+    let [rows, width] = qkv.dims();
+    assert!(
+        batch > 0 && rows % batch == 0 && width % 3 == 0 && (width / 3) % heads.max(1) == 0 && heads > 0,
+        "packed_attention: [{rows}, {width}] is not {batch} clips of [N, 3·C] with C divisible by {heads} heads"
+    );
+    let flex = on_flex(qkv.device().as_dispatch());
+    let qkv = qkv.into_dispatch();
+    Tensor::from_dispatch(if flex {
+        <Dispatch as FusedOps>::fused_packed_attention(qkv, batch, heads, causal)
+    } else {
+        composite::packed_attention::<Dispatch>(qkv, batch, heads, causal)
+    })
 }
 
 /// Sums the taps of a stride-1 convolution with "same" zero padding whose per-tap products were

@@ -226,3 +226,118 @@ fn freed_memory_is_retained_on_glibc() {
     let again = vec![0u8; 100 << 20];
     assert!(again.iter().all(|&v| v == 0), "a reused block comes back zeroed by vec!");
 }
+
+/// Three AdamW updates (the first without moments) against burn's own `AdamW`, with and without
+/// weight decay, on a size that leaves a ragged last task.
+#[test]
+fn adamw_update_matches_burns_adamw() {
+    use burn::optim::{AdamWConfig, Optimizer};
+
+    let device = Device::flex();
+    device.seed(3);
+    for weight_decay in [0.0f32, 0.05] {
+        let config = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(weight_decay);
+        let reference = config.build();
+        let mut p_ref = Tensor::<2>::random([37, 1001], Distribution::Normal(0.0, 1.0), &device);
+        let (mut p, mut moments, mut state) = (p_ref.clone(), None, None);
+        for (time, lr) in [(1, 1e-3), (2, 3e-3), (3, 2e-4)] {
+            let grad = Tensor::<2>::random([37, 1001], Distribution::Normal(0.0, 0.1), &device);
+            (p_ref, state) = reference.step(lr, p_ref, grad.clone(), state);
+            let step = AdamWStep { lr, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-8, weight_decay, time };
+            let (p_new, m1, m2) = adamw_update(p, grad, moments, &step);
+            let expected = state.as_ref().unwrap();
+            assert_close(m1.clone(), expected.momentum.moment_1.clone(), 1e-7, "first moment");
+            assert_close(m2.clone(), expected.momentum.moment_2.clone(), 1e-7, "second moment");
+            assert_close(p_new.clone(), p_ref.clone(), 1e-7, "parameter");
+            (p, moments) = (p_new, Some((m1, m2)));
+        }
+    }
+}
+
+/// Each clip blended with its mirror partner, per token and per pixel, against the definition;
+/// and the tensor-op path (f16) agreeing with the one-pass path.
+#[test]
+fn blend_with_reversed_matches_its_definition() {
+    let device = Device::flex();
+    device.seed(4);
+    // Taps [B·T, N, C] = 3 clips of 2 frames, 5 tokens, 7 channels: keep per token.
+    let (b, t, n, c) = (3, 2, 5, 7);
+    let x = Tensor::<3>::random([b * t, n, c], Distribution::Normal(0.0, 1.0), &device);
+    let keep = [1.0, 0.0, 0.25, 1.0, 0.0];
+    let out: Vec<f32> = blend_with_reversed(x.clone(), b, &keep, c).into_data().try_to_vec::<f32>().unwrap();
+    let xs: Vec<f32> = x.clone().into_data().try_to_vec::<f32>().unwrap();
+    let clip = t * n * c;
+    for (i, &got) in out.iter().enumerate() {
+        let (bi, within) = (i / clip, i % clip);
+        let k = keep[(within / c) % n];
+        let expect = k * xs[i] + (1.0 - k) * xs[(b - 1 - bi) * clip + within];
+        assert!((got - expect).abs() < 1e-6, "tap value {i}: {got} vs {expect}");
+    }
+    let half = blend_with_reversed(x.clone().cast(burn::tensor::DType::F16), b, &keep, c);
+    assert_close(half, blend_with_reversed(x, b, &keep, c), 2e-3, "f16 tensor-op path");
+    // Frames [B, 3, T, H, W] with one λ (Mixup): P = 1.
+    let frames = Tensor::<5>::random([4, 3, 2, 6, 5], Distribution::Normal(0.0, 1.0), &device);
+    let mixed = blend_with_reversed(frames.clone(), 4, &[0.3], 1);
+    let expect = frames.clone() * 0.3 + frames.flip([0]) * 0.7;
+    assert_close(mixed, expect, 1e-6, "mixup of frames");
+}
+
+/// `linear` (bias rows + one product) against `matmul` plus a broadcast add: values and the
+/// gradients of input, weight and bias; the weight read through a transposed view, as the DiST
+/// branches store theirs `[out, in]`.
+#[test]
+fn linear_matches_matmul_plus_bias() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let (rows, k, n) = (301, 40, 24);
+    let x0 = Tensor::<2>::random([rows, k], Distribution::Normal(0.0, 1.0), &device);
+    let w0 = Tensor::<2>::random([n, k], Distribution::Normal(0.0, 0.2), &device);
+    let b0 = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &device);
+    let probe = Tensor::<2>::random([rows, n], Distribution::Normal(0.0, 1.0), &device);
+    let fresh = |t: &Tensor<2>| t.clone().detach().require_grad();
+    let (xa, wa, ba) = (fresh(&x0), fresh(&w0), b0.clone().detach().require_grad());
+    let (xb, wb, bb) = (fresh(&x0), fresh(&w0), b0.detach().require_grad());
+    let ya = linear(xa.clone(), wa.clone().transpose(), ba.clone());
+    let yb = xb.clone().matmul(wb.clone().transpose()) + bb.clone().unsqueeze_dim(0);
+    assert_close(ya.clone(), yb.clone(), 1e-5, "forward");
+    let (ga, gb) = ((ya * probe.clone()).sum().backward(), (yb * probe).sum().backward());
+    assert_close(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap(), 1e-4, "dx");
+    assert_close(wa.grad(&ga).unwrap(), wb.grad(&gb).unwrap(), 1e-4, "dw");
+    assert_close(ba.grad(&ga).unwrap(), bb.grad(&gb).unwrap(), 1e-4, "dbias");
+    // Without autodiff (the frozen towers' path).
+    let plain = Device::flex();
+    let x = Tensor::<2>::random([rows, k], Distribution::Normal(0.0, 1.0), &plain);
+    let w = Tensor::<2>::random([k, n], Distribution::Normal(0.0, 0.2), &plain);
+    let b = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &plain);
+    assert_close(linear(x.clone(), w.clone(), b.clone()), x.matmul(w) + b.unsqueeze_dim(0), 1e-5, "no autodiff");
+}
+
+/// Packed attention (OpenBLAS path) against burn's `attention` on the split heads, with and
+/// without the causal mask; and on an autodiff device (the composite path), gradients flowing.
+#[test]
+fn packed_attention_matches_burns_attention() {
+    use burn::tensor::module::attention;
+    use burn::tensor::ops::AttentionModuleOptions;
+
+    let reference = |qkv: Tensor<2>, b: usize, h: usize, causal: bool| {
+        let [rows, width] = qkv.dims();
+        let (n, c) = (rows / b, width / 3);
+        let qkv = qkv.reshape([b, n, 3, h, c / h]).permute([2, 0, 3, 1, 4]);
+        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b, h, n, c / h]);
+        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
+        attention(part(0), part(1), part(2), None, None, options).swap_dims(1, 2).reshape([rows, c])
+    };
+    let device = Device::flex();
+    device.seed(6);
+    for (b, n, h, dh, causal) in [(3, 17, 4, 8, false), (2, 77, 2, 16, true), (1, 5, 1, 3, false)] {
+        let qkv = Tensor::<2>::random([b * n, 3 * h * dh], Distribution::Normal(0.0, 1.5), &device);
+        let got = packed_attention(qkv.clone(), b, h, causal);
+        assert_close(got, reference(qkv, b, h, causal), 1e-5, &format!("b{b} n{n} h{h} causal {causal}"));
+    }
+    let tracked = Device::flex().autodiff();
+    let qkv = Tensor::<2>::random([2 * 9, 3 * 12], Distribution::Normal(0.0, 1.0), &tracked).require_grad();
+    let out = packed_attention(qkv.clone(), 2, 3, false);
+    assert_close(out.clone(), reference(qkv.clone(), 2, 3, false), 1e-5, "autodiff forward");
+    let grads = out.sum().backward();
+    assert!(qkv.grad(&grads).is_some(), "gradients reach the projection");
+}

@@ -5,8 +5,6 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::config::Activation;
@@ -66,10 +64,9 @@ impl Linear {
     /// - x: `[rows, in]`
     /// - output: `[rows, out]`
     pub(crate) fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let y = dist_kernels::matmul(x, self.weight.val());
         match &self.bias {
-            Some(b) => y + b.val().unsqueeze_dim::<2>(0),
-            None => y,
+            Some(b) => dist_kernels::linear(x, self.weight.val(), b.val()),
+            None => dist_kernels::matmul(x, self.weight.val()),
         }
     }
 }
@@ -181,23 +178,10 @@ impl ResidualBlock {
     /// - x: `[B·N, C]`
     /// - output: `[B·N, C]`
     fn attention(&self, x: Tensor<2>, b: usize, n: usize) -> Tensor<2> {
-        let c = x.dims()[1];
-        let h = self.config.heads;
-        let dh = c / h;
-        let qkv = self
-            .qkv
-            .forward(x)
-            .reshape([b, n, 3, h, dh])
-            .permute([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
-        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b, h, n, dh]); // [B, H, N, Dh]
-        let options = AttentionModuleOptions {
-            scale: None,
-            softcap: None,
-            is_causal: self.config.causal,
-        };
-        let context = attention(part(0), part(1), part(2), None, None, options); // [B, H, N, Dh]
-        self.out_proj
-            .forward(context.swap_dims(1, 2).reshape([b * n, c]))
+        debug_assert_eq!(x.dims()[0], b * n, "x holds B·N tokens");
+        // [B·N, 3·C] → [B·N, C], heads side by side (q, k, v read in place on the CPU backend).
+        let context = dist_kernels::packed_attention(self.qkv.forward(x), b, self.config.heads, self.config.causal);
+        self.out_proj.forward(context)
     }
 }
 
@@ -205,6 +189,8 @@ impl ResidualBlock {
 mod tests {
     use super::*;
     use burn::tensor::activation::softmax;
+    use burn::tensor::module::attention;
+    use burn::tensor::ops::AttentionModuleOptions;
 
     fn random(shape: [usize; 4], seed: u64, device: &Device) -> Tensor<4> {
         let n: usize = shape.iter().product();

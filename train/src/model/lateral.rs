@@ -5,7 +5,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::{DistConfig, DownsampleKind, UpsampleKind};
-use super::nn::{matmul_last, normal, zeros, Conv3d, Linear, INIT_STD};
+use super::nn::{linear_last, matmul_last, normal, zeros, Conv3d, Linear, INIT_STD};
 
 /// Φ, `integration2temporal_nets.{l}`: drops the CLS token, maps A → D and up-samples in time.
 #[derive(Module, Debug)]
@@ -151,7 +151,7 @@ impl TemporalToIntegration {
                 // W[a, c, j] applies to dense frame tγ + j: flatten (j, c) to match the input.
                 let w = conv.weight.val().reshape([a, d, gamma]).swap_dims(1, 2).reshape([a, gamma * d]).transpose();
                 let x = groups.swap_dims(2, 3).reshape([b, t, n, gamma * d]);
-                matmul_last(x, w) + conv.bias.val().unsqueeze::<4>()
+                linear_last(x, w, conv.bias.val())
             }
             Downsampler::AvgPool(linear) => linear.forward(groups.mean_dim(2).reshape([b, t, n, d])),
             Downsampler::MaxPool(linear) => linear.forward(groups.max_dim(2).reshape([b, t, n, d])),

@@ -7,7 +7,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
-use dist_kernels::{conv_tap_sum, matmul};
+use dist_kernels::{conv_tap_sum, linear, matmul};
 
 /// Std of the official `trunc_normal_(std=0.02)` (its ±2 absolute bounds are 100σ away, so a
 /// plain normal has the same distribution in practice).
@@ -41,6 +41,20 @@ pub(crate) fn matmul_last<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<
     matmul(x.reshape([rows, d_in]), w).reshape(dims)
 }
 
+/// `x @ w + bias` over the last axis: one gemm whatever the rank, the bias added inside it
+/// ([`dist_kernels::linear`]: no separate pass over the output).
+///
+/// # Shapes
+/// - x: `[..., d_in]`, w: `[d_in, d_out]`, bias: `[d_out]` → `[..., d_out]`
+pub(crate) fn linear_last<const D: usize>(x: Tensor<D>, w: Tensor<2>, bias: Tensor<1>) -> Tensor<D> {
+    let mut dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows = dims[..D - 1].iter().product::<usize>();
+    let [_, d_out] = w.dims();
+    dims[D - 1] = d_out;
+    linear(x.reshape([rows, d_in]), w, bias).reshape(dims)
+}
+
 /// `nn.Linear` with the PyTorch weight layout `[out, in]`.
 #[derive(Module, Debug)]
 pub struct Linear {
@@ -59,7 +73,7 @@ impl Linear {
     /// # Shapes
     /// - x: `[..., d_in]` → `[..., d_out]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        matmul_last(x, self.weight.val().transpose()) + self.bias.val().unsqueeze::<D>()
+        linear_last(x, self.weight.val().transpose(), self.bias.val())
     }
 }
 
@@ -178,7 +192,7 @@ impl MultiheadAttention {
         let [b, n, dim] = x.dims();
         let w = self.in_proj_weight.val().narrow(0, which * dim, dim);
         let bias = self.in_proj_bias.val().narrow(0, which * dim, dim);
-        (matmul_last(x, w.transpose()) + bias.unsqueeze::<3>())
+        linear_last(x, w.transpose(), bias)
             .reshape([b, n, self.heads, dim / self.heads])
             .swap_dims(1, 2) // [b, heads, n, head_dim]
     }
