@@ -1,5 +1,6 @@
 //! Training and evaluation on a feature store, or online on raw videos (issue 8).
 
+pub mod adamw;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use burn::module::{Module, ParamGroup};
-use burn::optim::AdamWConfig;
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use dist_store::{Expect, LabelSet, Store, StoreMeta};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::adamw::FusedAdamW;
 use super::checkpoint::{self, TrainState};
 use super::config::{HeadKind, TrainConfig};
 use super::data::mix_seed;
@@ -231,9 +232,12 @@ fn train(
     }
     // Built after the resume restored the saved parameter ids: the no-decay group lists ids, and
     // the reloaded optimiser state routes each parameter to its group by id.
-    let adam = |wd: f64| AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(wd as f32);
-    let mut optim =
-        adam(s.weight_decay).init().with_group(ParamGroup::from_ids(model.no_weight_decay_ids()), adam(0.0).build(), None);
+    let adam = |wd: f64| FusedAdamW::new(1e-8, wd as f32);
+    let mut optim = ModuleOptimizer::from(adam(s.weight_decay)).with_group(
+        ParamGroup::from_ids(model.no_weight_decay_ids()),
+        adam(0.0),
+        None,
+    );
     if let Some(dir) = &resume_from {
         optim = checkpoint::load_optimizer(dir, optim)?;
         tracing::info!(epochs_done = state.epochs_done, step = state.step, "resumed from {}", dir.display());
@@ -256,14 +260,14 @@ fn train(
         loop {
             let t_data = Instant::now();
             let Some(batch) = batches.next() else { break };
-            let mut batch = batch?;
+            let batch = batch?;
             let (data_s, t_train) = (t_data.elapsed().as_secs_f64(), Instant::now());
             let step = state.step;
             let e = step as f64 / steps_per_epoch as f64;
             let lr = learning_rate(s.peak_lr(), e, s.epochs as f64, s.warmup_epochs, s.warmup_start_factor);
             let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(s.seed ^ 0x6d69_7875_70, step));
             let m = mix::draw(&mut rng, s, side);
-            mix::apply(&mut batch, m, meta.encoder.patch_size, frames_used, &device);
+            let batch = mix::apply(batch, m, meta.encoder.patch_size, frames_used);
             let targets = mixup_targets(&batch.labels, classes.len(), m.lambda(), s.label_smoothing, &device);
             let clips = batch.labels.len();
             let (loss_value, grads) = replicas.loss_and_grads(&model, batch, targets)?;

@@ -6,7 +6,7 @@
 //! dense frames **and** into the same patch tokens of every tap (CLS tokens are not cut), and λ is
 //! the kept area. Targets are mixed with the same λ.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use dist_kernels::blend_with_reversed;
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
 
@@ -59,51 +59,88 @@ pub fn draw(rng: &mut impl Rng, s: &TrainSettings, side: usize) -> Mix {
     }
 }
 
-/// Reverses the clip order of a `[B·T, ...]` tap.
-fn partner_tap(tap: &Tensor<3>, batch: usize) -> Tensor<3> {
-    let [bt, n, c] = tap.dims();
-    tap.clone().reshape([batch, bt / batch, n, c]).flip([0]).reshape([bt, n, c])
-}
-
-/// Applies `mix` to the batch in place.
-pub fn apply(batch: &mut Batch, mix: Mix, patch: usize, frames_used: bool, device: &Device) {
+/// Applies `mix` to the batch: each clip blended with its partner (the batch reversed), one pass
+/// per tensor ([`blend_with_reversed`]).
+pub fn apply(batch: Batch, mix: Mix, patch: usize, frames_used: bool) -> Batch {
     let b = batch.labels.len();
-    match mix {
-        Mix::None => {}
-        Mix::Mixup(lam) => {
-            for tap in batch.taps.iter_mut() {
-                *tap = tap.clone() * lam + partner_tap(tap, b) * (1.0 - lam);
-            }
-            if frames_used {
-                batch.frames = batch.frames.clone() * lam + batch.frames.clone().flip([0]) * (1.0 - lam);
-            }
-        }
+    let Some([_, n, c]) = batch.taps.first().map(|t| t.dims()) else { return batch };
+    let frame_values = batch.frames.shape().num_elements() / b.max(1);
+    // How much of its own clip each token (of every tap) and each pixel (of the frames) keeps.
+    let (token_keep, token_inner, pixel_keep, pixel_inner) = match mix {
+        Mix::None => return batch,
+        Mix::Mixup(lam) => (vec![lam as f32], n * c, vec![lam as f32], frame_values),
         Mix::CutMix(_, [y0, x0, rows, cols]) => {
-            let [_, n, _] = batch.taps[0].dims();
             let side = ((n - 1) as f64).sqrt().round() as usize;
-            let mut token_mask = vec![0f32; n];
+            let mut tokens = vec![1f32; n];
             for y in y0..y0 + rows {
                 for x in x0..x0 + cols {
-                    token_mask[1 + y * side + x] = 1.0;
+                    tokens[1 + y * side + x] = 0.0;
                 }
             }
-            let m: Tensor<3> = Tensor::from_data(TensorData::new(token_mask, [1, n, 1]), device);
-            for tap in batch.taps.iter_mut() {
-                let other = partner_tap(tap, b);
-                *tap = tap.clone() * (m.clone().neg() + 1.0) + other * m.clone();
-            }
-            if frames_used {
-                let [_, _, _, h, w] = batch.frames.dims();
-                let mut pix = vec![0f32; h * w];
-                for y in y0 * patch..((y0 + rows) * patch).min(h) {
-                    for x in x0 * patch..((x0 + cols) * patch).min(w) {
-                        pix[y * w + x] = 1.0;
-                    }
+            let [_, _, _, h, w] = batch.frames.dims();
+            let mut pixels = vec![1f32; h * w];
+            for y in y0 * patch..((y0 + rows) * patch).min(h) {
+                for x in x0 * patch..((x0 + cols) * patch).min(w) {
+                    pixels[y * w + x] = 0.0;
                 }
-                let m: Tensor<5> = Tensor::from_data(TensorData::new(pix, [1, 1, 1, h, w]), device);
-                let other = batch.frames.clone().flip([0]);
-                batch.frames = batch.frames.clone() * (m.clone().neg() + 1.0) + other * m;
             }
+            (tokens, c, pixels, 1)
         }
+    };
+    let Batch { taps, frames, labels, clips } = batch;
+    Batch {
+        taps: taps.into_iter().map(|tap| blend_with_reversed(tap, b, &token_keep, token_inner)).collect(),
+        frames: if frames_used { blend_with_reversed(frames, b, &pixel_keep, pixel_inner) } else { frames },
+        labels,
+        clips,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    use super::*;
+
+    /// Two clips of one frame on a 2x2 patch grid (patch 2, so 4x4 frames); clip 0 all zeros,
+    /// clip 1 all ones: what each token and pixel holds after the mix says where it came from.
+    fn batch(device: &Device) -> Batch {
+        let tap: Vec<f32> = (0..2 * 5 * 3).map(|i| if i < 15 { 0.0 } else { 1.0 }).collect();
+        let frames: Vec<f32> = (0..2 * 3 * 16).map(|i| if i < 48 { 0.0 } else { 1.0 }).collect();
+        Batch {
+            taps: vec![Tensor::from_data(TensorData::new(tap, [2, 5, 3]), device)],
+            frames: Tensor::from_data(TensorData::new(frames, [2, 3, 1, 4, 4]), device),
+            labels: vec![0, 1],
+            clips: vec![0, 1],
+        }
+    }
+
+    fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+        t.clone().into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn cutmix_pastes_the_partners_box_into_tokens_and_pixels() {
+        let device = Device::flex();
+        // The top-right patch (row 0, column 1): token 2, pixels rows 0-1 x columns 2-3.
+        let mixed = apply(batch(&device), Mix::CutMix(0.75, [0, 1, 1, 1]), 2, true);
+        let tokens: Vec<f32> = values(&mixed.taps[0]).chunks(3).map(|t| t[0]).collect();
+        assert_eq!(tokens, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], "CLS never cut; token 2 swapped");
+        let frames = values(&mixed.frames);
+        let clip0_channel0: Vec<f32> = frames[..16].to_vec();
+        let expect: Vec<f32> = (0..16).map(|i| if i / 4 < 2 && i % 4 >= 2 { 1.0 } else { 0.0 }).collect();
+        assert_eq!(clip0_channel0, expect, "the box's pixels come from the partner");
+        assert!(frames[48..].iter().zip(&frames[..48]).all(|(a, b)| a + b == 1.0), "clip 1 is clip 0's complement");
+    }
+
+    #[test]
+    fn mixup_blends_everything_and_none_leaves_the_batch() {
+        let device = Device::flex();
+        let mixed = apply(batch(&device), Mix::Mixup(0.25), 2, true);
+        assert!(values(&mixed.taps[0])[..15].iter().all(|&v| v == 0.75), "clip 0 takes 0.75 of clip 1");
+        assert!(values(&mixed.frames)[48..].iter().all(|&v| v == 0.25), "clip 1 keeps 0.25 of itself");
+        let untouched = apply(batch(&device), Mix::Mixup(0.25), 2, false);
+        assert_eq!(values(&untouched.frames), values(&batch(&device).frames), "frames left alone when unused");
+        assert_eq!(values(&apply(batch(&device), Mix::None, 2, true).taps[0]), values(&batch(&device).taps[0]));
     }
 }
