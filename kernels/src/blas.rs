@@ -116,23 +116,18 @@ fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f3
     if m == 0 || n == 0 {
         return;
     }
-    let beta = match bias {
-        Some(bias) => {
-            assert_eq!(bias.len(), n, "sgemm: bias length");
-            for row in out.chunks_exact_mut(n) {
-                row.iter_mut().zip(bias).for_each(|(o, &v)| _ = o.write(v));
-            }
-            1.0
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), n, "sgemm: bias length");
+        for row in out.chunks_exact_mut(n) {
+            row.iter_mut().zip(bias).for_each(|(o, &v)| _ = o.write(v));
         }
-        None if k == 0 => {
-            out.fill(MaybeUninit::new(0.0));
-            0.0
-        }
-        None => 0.0,
-    };
+    } else if k == 0 {
+        out.fill(MaybeUninit::new(0.0));
+    }
     if k == 0 {
         return;
     }
+    let beta = if bias.is_some() { 1.0 } else { 0.0 };
     let trans = |t: bool| if t { TRANS } else { NO_TRANS };
     init_once();
     // SAFETY: the asserts above keep every element BLAS reads inside `a_data` and `b_data`

@@ -28,17 +28,23 @@ pub(crate) fn ones<const D: usize>(shape: [usize; D], device: &Device) -> Param<
 /// CLIP's QuickGELU, `x * sigmoid(1.702 x)`: one fused pass forward and backward on burn-flex.
 pub use dist_kernels::quick_gelu;
 
+/// `x` as `[rows, d_in]` over its last axis, and its dims with the last one set to `d_out`: the
+/// shapes around one gemm whatever the rank.
+fn as_rows<const D: usize>(x: Tensor<D>, d_out: usize) -> (Tensor<2>, [usize; D]) {
+    let mut dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows = dims[..D - 1].iter().product::<usize>();
+    dims[D - 1] = d_out;
+    (x.reshape([rows, d_in]), dims)
+}
+
 /// `x @ w` over the last axis, as one `[rows, d_in] @ [d_in, d_out]` gemm whatever the rank.
 ///
 /// # Shapes
 /// - x: `[..., d_in]`, w: `[d_in, d_out]` → `[..., d_out]`
 pub(crate) fn matmul_last<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
-    let mut dims = x.dims();
-    let d_in = dims[D - 1];
-    let rows = dims[..D - 1].iter().product::<usize>();
-    let [_, d_out] = w.dims();
-    dims[D - 1] = d_out;
-    matmul(x.reshape([rows, d_in]), w).reshape(dims)
+    let (x, dims) = as_rows(x, w.dims()[1]);
+    matmul(x, w).reshape(dims)
 }
 
 /// `x @ w + bias` over the last axis: one gemm whatever the rank, the bias added inside it
@@ -47,12 +53,8 @@ pub(crate) fn matmul_last<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<
 /// # Shapes
 /// - x: `[..., d_in]`, w: `[d_in, d_out]`, bias: `[d_out]` → `[..., d_out]`
 pub(crate) fn linear_last<const D: usize>(x: Tensor<D>, w: Tensor<2>, bias: Tensor<1>) -> Tensor<D> {
-    let mut dims = x.dims();
-    let d_in = dims[D - 1];
-    let rows = dims[..D - 1].iter().product::<usize>();
-    let [_, d_out] = w.dims();
-    dims[D - 1] = d_out;
-    linear(x.reshape([rows, d_in]), w, bias).reshape(dims)
+    let (x, dims) = as_rows(x, w.dims()[1]);
+    linear(x, w, bias).reshape(dims)
 }
 
 /// `nn.Linear` with the PyTorch weight layout `[out, in]`.
