@@ -13,6 +13,7 @@ use burn::tensor::{DType, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use crate::lanes::{reduce, sigmoid, sum_map, LANES};
 use crate::uninit::write_chunks;
 use crate::{composite, FusedOps, QUICK_GELU_ALPHA};
 
@@ -295,7 +296,8 @@ fn inside(i: usize, offset: isize, len: usize) -> Option<usize> {
     i.checked_add_signed(offset).filter(|&j| j < len)
 }
 
-/// One row of the LayerNorm backward; accumulates the row's share of dγ and dβ.
+/// One row of the LayerNorm backward; accumulates the row's share of dγ and dβ. The row sums
+/// run in [`LANES`] partial sums so that every loop vectorises.
 fn layer_norm_row_backward(
     x: &[f32],
     grad: &[f32],
@@ -306,27 +308,38 @@ fn layer_norm_row_backward(
     dbeta: &mut [f32],
 ) {
     let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = sum_map(x, |v| v) / n;
+    let var = sum_map(x, |v| (v - mean) * (v - mean)) / n;
     let rstd = 1.0 / (var + epsilon).sqrt();
-    let (mut sum_g, mut sum_gx) = (0.0f32, 0.0f32);
-    for i in 0..x.len() {
+    // Σ grad·γ and Σ grad·γ·x̂, lane by lane, with dγ += grad·x̂ and dβ += grad on the way.
+    let (mut sum_g, mut sum_gx) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let full = x.len() - x.len() % LANES;
+    let row_step = |i: usize, dgamma: &mut [f32], dbeta: &mut [f32]| {
         let xhat = (x[i] - mean) * rstd;
         let g = grad[i] * gamma[i];
-        sum_g += g;
-        sum_gx += g * xhat;
         dgamma[i] += grad[i] * xhat;
         dbeta[i] += grad[i];
+        (g, g * xhat)
+    };
+    for start in (0..full).step_by(LANES) {
+        for lane in 0..LANES {
+            let (g, gx) = row_step(start + lane, dgamma, dbeta);
+            sum_g[lane] += g;
+            sum_gx[lane] += gx;
+        }
     }
-    let (mean_g, mean_gx) = (sum_g / n, sum_gx / n);
-    for i in 0..x.len() {
-        let xhat = (x[i] - mean) * rstd;
-        dx[i].write(rstd * (grad[i] * gamma[i] - mean_g - xhat * mean_gx));
+    let (mut tail_g, mut tail_gx) = (0.0f32, 0.0f32);
+    for i in full..x.len() {
+        let (g, gx) = row_step(i, dgamma, dbeta);
+        tail_g += g;
+        tail_gx += gx;
     }
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
+    let mean_g = (reduce(sum_g) + tail_g) / n;
+    let mean_gx = (reduce(sum_gx) + tail_gx) / n;
+    for (((dx, &x), &grad), &gamma) in dx.iter_mut().zip(x).zip(grad).zip(gamma) {
+        let xhat = (x - mean) * rstd;
+        dx.write(rstd * (grad * gamma - mean_g - xhat * mean_gx));
+    }
 }
 
 fn f32_slice(t: &FlexTensor) -> &[f32] {

@@ -19,6 +19,7 @@ mod blas;
 mod blend;
 mod composite;
 mod flex;
+mod lanes;
 mod uninit;
 
 pub use alloc::retain_freed_memory;
