@@ -44,7 +44,7 @@ const TRANS: c_int = 112;
 
 /// Below this many multiply-adds a product runs on one thread.
 const PARALLEL_WORK: usize = 1 << 21;
-/// The fewest rows a thread takes when one product is split by rows.
+/// The fewest rows (or columns) a thread takes when one product is split.
 const MIN_ROWS_PER_TASK: usize = 32;
 
 /// A `rows x cols` matrix inside a storage slice, one of BLAS's two row-major layouts:
@@ -91,6 +91,12 @@ impl MatRef {
         let offset = self.offset + if self.trans { start } else { start * self.ld };
         Self { offset, rows, ..*self }
     }
+
+    /// Columns `start..start + cols` of this matrix.
+    fn cols(&self, start: usize, cols: usize) -> Self {
+        let offset = self.offset + if self.trans { start * self.ld } else { start };
+        Self { offset, cols, ..*self }
+    }
 }
 
 fn init_once() {
@@ -104,25 +110,61 @@ fn c_int_of(v: usize, what: &str) -> c_int {
 }
 
 /// `out = a · b (+ bias on every row)`, one thread, `out` a contiguous row-major
-/// `[a.rows, b.cols]`, every element written: without a bias BLAS runs with `beta = 0`, which
-/// never reads the output, so it need not be initialised; with one, the rows are set to the bias
-/// first and BLAS adds the product to them (`beta = 1`), which saves both BLAS's own zeroing of
-/// the output and a separate pass adding the bias.
+/// `[a.rows, b.cols]`, every element written (see [`sgemm_block`]).
 fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
+    assert_eq!(out.len(), a.rows * b.cols, "sgemm: output size");
+    let block = OutBlock { ptr: out.as_mut_ptr().cast::<f32>(), rows: a.rows, cols: b.cols, ld: b.cols };
+    // SAFETY: `block` is exactly `out`, which is exclusive for the call.
+    unsafe { sgemm_block(a_data, a, b_data, b, bias, block) };
+}
+
+/// A `rows x cols` block of a row-major output at `ptr`, row stride `ld`. Blocks of one output
+/// that share no element may be written from different threads.
+#[derive(Clone, Copy)]
+struct OutBlock {
+    ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+}
+
+impl OutBlock {
+    /// Columns `start..start + cols` of the block.
+    fn cols(self, start: usize, cols: usize) -> Self {
+        assert!(start + cols <= self.cols, "output block: columns {start}+{cols} of {}", self.cols);
+        // SAFETY: the offset stays inside the block's first row (asserted above).
+        Self { ptr: unsafe { self.ptr.add(start) }, cols, ..self }
+    }
+}
+
+// SAFETY: an `OutBlock` is a plain address; the functions that write through it require that no
+// other thread touches the same elements at the same time.
+unsafe impl Send for OutBlock {}
+unsafe impl Sync for OutBlock {}
+
+/// `out = a · b (+ bias on every row)` on one thread, every element of the block written: without
+/// a bias BLAS runs with `beta = 0`, which never reads the output, so it need not be initialised;
+/// with one, the rows are set to the bias first and BLAS adds the product to them (`beta = 1`),
+/// which saves a separate pass adding the bias.
+///
+/// # Safety
+/// `out` must be valid for writes of its `rows x cols` elements (row stride `ld ≥ cols`), and no
+/// other thread may access them during the call.
+unsafe fn sgemm_block(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f32]>, out: OutBlock) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "sgemm: inner dimensions differ");
     assert!(a.end() <= a_data.len() && b.end() <= b_data.len(), "sgemm: operand outside its storage");
-    assert_eq!(out.len(), m * n, "sgemm: output size");
+    assert!(out.rows == m && out.cols == n && out.ld >= n, "sgemm: output block");
     if m == 0 || n == 0 {
         return;
     }
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), n, "sgemm: bias length");
-        for row in out.chunks_exact_mut(n) {
-            row.iter_mut().zip(bias).for_each(|(o, &v)| _ = o.write(v));
+    if bias.is_some() || k == 0 {
+        let fill = bias.map(|b| b.to_vec()).unwrap_or_else(|| vec![0.0; n]);
+        assert_eq!(fill.len(), n, "sgemm: bias length");
+        for i in 0..m {
+            // SAFETY: row i of the block lies inside it (caller's contract).
+            unsafe { std::ptr::copy_nonoverlapping(fill.as_ptr(), out.ptr.add(i * out.ld), n) };
         }
-    } else if k == 0 {
-        out.fill(MaybeUninit::new(0.0));
     }
     if k == 0 {
         return;
@@ -131,10 +173,10 @@ fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f3
     let trans = |t: bool| if t { TRANS } else { NO_TRANS };
     init_once();
     // SAFETY: the asserts above keep every element BLAS reads inside `a_data` and `b_data`
-    // (`end()` is one past the furthest one) and every element it writes inside `out`
-    // (`m·n`, leading dimension `n`); the slices outlive the call and `out` is exclusive.
-    // With `beta = 0` the output is written, never read (CBLAS), so it may be uninitialised;
-    // with `beta = 1` it was set to the bias rows above.
+    // (`end()` is one past the furthest one); it writes the `m x n` block at `out.ptr` with
+    // leading dimension `out.ld`, which the caller guarantees is valid and exclusive. With
+    // `beta = 0` the output is written, never read (CBLAS), so it may be uninitialised; with
+    // `beta = 1` it was set to the bias rows above.
     unsafe {
         cblas_sgemm(
             ROW_MAJOR,
@@ -149,15 +191,18 @@ fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f3
             b_data.as_ptr().add(b.offset),
             c_int_of(b.ld, "ldb"),
             beta,
-            out.as_mut_ptr().cast::<f32>(),
-            c_int_of(n, "ldc"),
+            out.ptr,
+            c_int_of(out.ld, "ldc"),
         );
     }
 }
 
 /// `a[i] · b[i]` (+ `bias` `[n]` on every row) for every matrix pair of a batch, contiguous
-/// `[batch, m, n]`. Parallel over the batch when it has a matrix per thread, else over row blocks
-/// of each product. The output is written once, with no zero-fill first.
+/// `[batch, m, n]`. Parallel over the batch when it has a matrix per thread, else each product
+/// is split across the threads along its longer output side: by row blocks when `m ≥ n`, by
+/// column blocks otherwise, so that the operand every thread packs in full is the smaller one
+/// (a weight gradient `[96, 12544] x [12544, 864]` split by rows had each thread pack all of the
+/// 43 MB right operand). The output is written once, with no zero-fill first.
 pub(crate) fn batched_sgemm(
     a_data: &[f32],
     a: &[MatRef],
@@ -183,7 +228,7 @@ pub(crate) fn batched_sgemm(
         out.par_chunks_mut(size.max(1)).zip(a.par_iter().zip(b)).for_each(|(out, (a, b))| {
             sgemm(a_data, *a, b_data, *b, bias, out);
         });
-    } else {
+    } else if m >= n {
         let rows_per_task = m.div_ceil(threads).max(MIN_ROWS_PER_TASK);
         for ((a, b), out) in a.iter().zip(b).zip(out.chunks_mut(size.max(1))) {
             out.par_chunks_mut(rows_per_task * n).enumerate().for_each(|(task, out)| {
@@ -191,9 +236,22 @@ pub(crate) fn batched_sgemm(
                 sgemm(a_data, a.rows(start, out.len() / n), b_data, *b, bias, out);
             });
         }
+    } else {
+        let cols_per_task = n.div_ceil(threads).max(MIN_ROWS_PER_TASK);
+        for ((a, b), out) in a.iter().zip(b).zip(out.chunks_mut(size.max(1))) {
+            let whole = OutBlock { ptr: out.as_mut_ptr().cast::<f32>(), rows: m, cols: n, ld: n };
+            (0..n.div_ceil(cols_per_task)).into_par_iter().for_each(|task| {
+                let start = task * cols_per_task;
+                let cols = cols_per_task.min(n - start);
+                let block = whole.cols(start, cols);
+                let bias = bias.map(|bias| &bias[start..start + cols]);
+                // SAFETY: see above; `out` is borrowed exclusively for the whole loop.
+                unsafe { sgemm_block(a_data, *a, b_data, b.cols(start, cols), bias, block) };
+            });
+        }
     }
-    // SAFETY: the chunks above cover `out` (`batch` products of `m·n`) and `sgemm` writes every
-    // element of its output.
+    // SAFETY: the chunks and blocks above cover `out` (`batch` products of `m·n`) and `sgemm`
+    // writes every element of its output.
     unsafe { values.set_len(a.len() * size) };
     values
 }
@@ -278,8 +336,9 @@ mod tests {
     /// with a transposed right operand.
     #[test]
     fn batched_products_match_a_loop() {
-        // Serial (small), by row blocks (one large product), by matrices (a batch of large ones).
-        for (batch, m, k, n) in [(1, 3, 4, 5), (2, 257, 33, 65), (1, 600, 80, 70), (3, 300, 64, 40)] {
+        // Serial (small), by row blocks and by column blocks (one large product), by matrices (a
+        // batch of large ones).
+        for (batch, m, k, n) in [(1, 3, 4, 5), (2, 257, 33, 65), (1, 600, 80, 70), (1, 70, 90, 601), (3, 300, 64, 40)] {
             let a: Vec<f32> = (0..batch * m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0).collect();
             let b: Vec<f32> = (0..batch * k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
             // b stored as [batch, n, k] and read transposed.

@@ -16,7 +16,7 @@ pub mod schedule;
 pub mod source;
 
 pub use config::{HeadKind, TrainConfig, TrainSettings};
-pub use fit::{fit, fit_online, load_run, ResolvedConfig, RunInfo};
+pub use fit::{fit, fit_online, load_run, FitOptions, ResolvedConfig, RunInfo};
 pub use online::OnlineSpec;
 pub use network::Network;
 

@@ -6,11 +6,19 @@
 //!
 //! `cargo run --release -p dist-train --bin bench-train -- [--videos 8] [--batch 2] [--config configs/train/vit-b16-ssv2.toml]`
 //!
+//! The cached and the online run take turns step by step: each child stops at every step boundary
+//! (`FitOptions::step_hook`) and is frozen (SIGSTOP) while the other runs its step, so each pair
+//! of steps meets the same machine state, and a shared machine whose speed drifts from minute to
+//! minute still gives a stable ratio. The loader runs alone first.
+//!
 //! Per mode it prints the median step split into data (waiting for the batch: store read, or decode
-//! plus frozen forward) and train (mix, forward, backward, AdamW), and peak RSS.
+//! plus frozen forward) and train (mix, forward, backward, AdamW), and peak RSS; then the median
+//! and range over steps of the online / cached ratio of adjacent steps.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -18,7 +26,7 @@ use clap::{Parser, ValueEnum};
 use dist_extract::commands::manifest_args::ManifestArgs;
 use dist_train::bench::peak_rss_mib;
 use dist_train::trainer::source::{BatchSource, StoreSource};
-use dist_train::trainer::{fit, fit_online, OnlineSpec, TrainConfig};
+use dist_train::trainer::{fit, fit_online, FitOptions, OnlineSpec, TrainConfig};
 use dist_video::SamplingConfig;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +58,9 @@ struct Args {
     /// Internal: run one mode in this process and print its figures as JSON.
     #[arg(long, value_enum)]
     child: Option<Mode>,
+    /// Internal: the child waits for "go" on stdin at every step boundary.
+    #[arg(long)]
+    gated: bool,
 }
 
 /// What a child reports.
@@ -62,6 +73,8 @@ struct Figures {
     data_s: f64,
     train_s: f64,
     peak_rss_mib: f64,
+    /// Whole steps, boundary to boundary (gated children only).
+    step_s: Vec<f64>,
 }
 
 fn ffmpeg(args: &[&str]) -> anyhow::Result<()> {
@@ -119,11 +132,36 @@ fn train_config(args: &Args) -> anyhow::Result<TrainConfig> {
     Ok(cfg)
 }
 
+/// The step hook of a gated child: reports the boundary on stdout, waits for "go" on stdin, and
+/// records the time from the previous boundary's "go" to this boundary.
+struct Gate {
+    /// When the current step started, and the finished steps' durations.
+    state: Mutex<(Option<Instant>, Vec<f64>)>,
+}
+
+impl Gate {
+    fn wait(&self, step: u64) {
+        let reached = Instant::now();
+        let mut state = self.state.lock().expect("gate lock");
+        if let Some(start) = state.0.take() {
+            state.1.push(reached.duration_since(start).as_secs_f64());
+        }
+        println!("ready {step}");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        state.0 = Some(Instant::now());
+    }
+}
+
 fn child(work: &Path, mode: Mode, args: &Args) -> anyhow::Result<Figures> {
     let cfg = train_config(args)?;
     let store = work.join("store");
+    let gate = Gate { state: Mutex::new((None, Vec::new())) };
+    let hook = |step: u64| gate.wait(step);
+    let options = FitOptions { resume: false, step_hook: args.gated.then_some(&hook as &(dyn Fn(u64) + Sync)) };
     let info = match mode {
-        Mode::Cached => fit(&store, &work.join("run-cached"), &cfg, false)?,
+        Mode::Cached => fit(&store, &work.join("run-cached"), &cfg, options)?,
         Mode::Online => {
             let spec = OnlineSpec {
                 model: args.model.clone(),
@@ -137,7 +175,7 @@ fn child(work: &Path, mode: Mode, args: &Args) -> anyhow::Result<Figures> {
                 size_from_model: false,
                 templates: vec![],
             };
-            fit_online(&spec, &work.join("run-online"), &cfg, false)?
+            fit_online(&spec, &work.join("run-online"), &cfg, options)?
         }
         Mode::Loader => {
             let meta = dist_store::Store::open(&store)?.meta().clone();
@@ -160,6 +198,7 @@ fn child(work: &Path, mode: Mode, args: &Args) -> anyhow::Result<Figures> {
                 data_s: s,
                 train_s: 0.0,
                 peak_rss_mib: peak_rss_mib(),
+                step_s: Vec::new(),
             });
         }
     };
@@ -172,7 +211,84 @@ fn child(work: &Path, mode: Mode, args: &Args) -> anyhow::Result<Figures> {
         data_s: t.data_seconds,
         train_s: t.train_seconds,
         peak_rss_mib: peak_rss_mib(),
+        step_s: gate.state.into_inner().expect("gate lock").1,
     })
+}
+
+/// A child process of this binary running one mode.
+struct ModeRun {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ModeRun {
+    fn spawn(work: &Path, mode: Mode, args: &Args, gated: bool) -> anyhow::Result<Self> {
+        let name = format!("{mode:?}").to_lowercase();
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["--work", &work.to_string_lossy(), "--child", &name, "--config", &args.config.to_string_lossy()])
+            .args(["--videos", &args.videos.to_string(), "--batch", &args.batch.to_string(), "--model", &args.model])
+            .args(["--loader-epochs", &args.loader_epochs.to_string()])
+            .args(gated.then_some("--gated"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Ok(Self { name, child, stdin, stdout })
+    }
+
+    /// The child's next line: a step boundary (`None`), or its figures once it has finished.
+    fn next(&mut self) -> anyhow::Result<Option<Figures>> {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        if line.starts_with("ready ") {
+            return Ok(None);
+        }
+        let status = self.child.wait()?;
+        anyhow::ensure!(status.success() && !line.is_empty(), "{} run failed ({status}); its errors are above", self.name);
+        let figures: Figures = serde_json::from_str(&line)?;
+        eprintln!("{}: {figures:?}", self.name);
+        Ok(Some(figures))
+    }
+
+    /// Freezes (`-STOP`) or resumes (`-CONT`) the whole child, its loader threads included.
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status()?;
+        anyhow::ensure!(status.success(), "kill {signal} {} failed", self.child.id());
+        Ok(())
+    }
+
+    /// Lets the child run one step (or, after its last, to the end).
+    fn step(&mut self) -> anyhow::Result<Option<Figures>> {
+        self.signal("-CONT")?;
+        writeln!(self.stdin, "go")?;
+        self.stdin.flush()?;
+        let done = self.next()?;
+        if done.is_none() {
+            self.signal("-STOP")?;
+        }
+        Ok(done)
+    }
+}
+
+/// Runs the modes step by step in turn, each frozen while another steps; their figures in order.
+fn in_turns(work: &Path, modes: &[Mode], args: &Args) -> anyhow::Result<Vec<Figures>> {
+    let mut runs = Vec::new();
+    for &mode in modes {
+        let mut run = ModeRun::spawn(work, mode, args, true)?;
+        anyhow::ensure!(run.next()?.is_none(), "{} finished before its first step", run.name);
+        run.signal("-STOP")?;
+        runs.push(run);
+    }
+    let mut figures: Vec<Option<Figures>> = modes.iter().map(|_| None).collect();
+    while figures.iter().any(Option::is_none) {
+        for (run, done) in runs.iter_mut().zip(figures.iter_mut()).filter(|(_, done)| done.is_none()) {
+            *done = run.step()?;
+        }
+    }
+    Ok(figures.into_iter().flatten().collect())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -194,20 +310,11 @@ fn main() -> anyhow::Result<()> {
     if !work.join("store").exists() {
         prepare(&work, &args)?;
     }
-    let exe = std::env::current_exe()?;
-    let mut results = Vec::new();
-    for mode in [Mode::Loader, Mode::Cached, Mode::Online] {
-        let name = format!("{mode:?}").to_lowercase();
-        let out = Command::new(&exe)
-            .args(["--work", &work.to_string_lossy(), "--child", &name, "--config", &args.config.to_string_lossy()])
-            .args(["--videos", &args.videos.to_string(), "--batch", &args.batch.to_string(), "--model", &args.model])
-            .args(["--loader-epochs", &args.loader_epochs.to_string()])
-            .output()?;
-        anyhow::ensure!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let f: Figures = serde_json::from_slice(&out.stdout)?;
-        eprintln!("{name}: {f:?}");
-        results.push((name, f));
-    }
+    let mut loader = ModeRun::spawn(&work, Mode::Loader, &args, false)?;
+    let loader = loader.next()?.ok_or_else(|| anyhow::anyhow!("the loader run reported no figures"))?;
+    let mut paired = in_turns(&work, &[Mode::Cached, Mode::Online], &args)?.into_iter();
+    let (cached, online) = (paired.next().expect("two runs"), paired.next().expect("two runs"));
+    let results = [("loader", &loader), ("cached", &cached), ("online", &online)];
     println!("batch {} clips, {} videos, model {}, config {}", args.batch, args.videos, args.model, args.config.display());
     println!("{:<8} {:>6} {:>14} {:>14} {:>12} {:>10} {:>10}", "mode", "steps", "data s/step", "train s/step", "step s", "clips/s", "peak MiB");
     for (name, f) in &results {
@@ -222,10 +329,13 @@ fn main() -> anyhow::Result<()> {
             f.peak_rss_mib
         );
     }
-    let get = |n: &str| results.iter().find(|r| r.0 == n).map(|r| &r.1).expect("mode ran");
-    let (loader, cached, online) = (get("loader"), get("cached"), get("online"));
     let step = |f: &Figures| f.median_data_s + f.median_train_s;
-    println!("online / cached median step time: {:.2}x", step(online) / step(cached));
+    println!("online / cached median step time: {:.2}x", step(&online) / step(&cached));
+    let mut ratios: Vec<f64> = online.step_s.iter().zip(&cached.step_s).map(|(o, c)| o / c).collect();
+    ratios.sort_by(f64::total_cmp);
+    if let (Some(low), Some(high)) = (ratios.first(), ratios.last()) {
+        println!("online / cached, adjacent steps: median {:.2}x, range {low:.2}x-{high:.2}x over {} pairs", ratios[ratios.len() / 2], ratios.len());
+    }
     println!(
         "loader {:.2} clips/s vs trainer (cached, train part only) {:.2} clips/s: {:.1}x the trainer's need",
         loader.clips as f64 / loader.data_s,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use dist_extract::commands::manifest_args::ManifestArgs;
 use dist_extract::job::ExtractConfig;
 
-use crate::trainer::{fit, fit_online, OnlineSpec, TrainConfig};
+use crate::trainer::{fit, fit_online, FitOptions, OnlineSpec, TrainConfig};
 
 /// Train on a feature store's training clips, validating periodically; or, with --online, on the
 /// videos of manifests through the frozen CLIP encoder with fresh augmentation every epoch.
@@ -122,9 +122,10 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
     if let Some(v) = args.devices {
         t.devices = v;
     }
+    let options = FitOptions { resume: args.resume, ..FitOptions::default() };
     let info = match &args.store {
-        Some(store) => fit(store, &args.out, &cfg, args.resume)?,
-        None => fit_online(&online_spec(args)?, &args.out, &cfg, args.resume)?,
+        Some(store) => fit(store, &args.out, &cfg, options)?,
+        None => fit_online(&online_spec(args)?, &args.out, &cfg, options)?,
     };
     match (info.final_top1, info.final_top5) {
         (Some(t1), Some(t5)) => println!(

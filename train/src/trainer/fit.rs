@@ -147,20 +147,37 @@ pub fn text_head(set: &LabelSet, embed_dim: usize, scale: f64, device: &Device) 
     Ok(ContrastiveHead::new(Tensor::from_data(TensorData::new(set.embeddings.clone(), [k, embed_dim]), device), scale))
 }
 
-/// Trains a model on `store` into `run`; with `resume`, continues from the newest checkpoint.
-pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, resume: bool) -> anyhow::Result<RunInfo> {
+/// How a `fit` call runs, beside its config.
+#[derive(Clone, Copy, Default)]
+pub struct FitOptions<'a> {
+    /// Continue from the newest checkpoint of the run directory.
+    pub resume: bool,
+    /// Called with the step index before every training step fetches its batch, and once more
+    /// after an epoch's last step: `bench-train` pauses here to run two trainings step by step
+    /// in turn. Time spent in it is not counted in the step timing.
+    pub step_hook: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl std::fmt::Debug for FitOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FitOptions").field("resume", &self.resume).field("step_hook", &self.step_hook.is_some()).finish()
+    }
+}
+
+/// Trains a model on `store` into `run`; with `options.resume`, continues from the newest checkpoint.
+pub fn fit(store_path: &Path, run: &Path, cfg: &TrainConfig, options: FitOptions<'_>) -> anyhow::Result<RunInfo> {
     let s = &cfg.train;
     let meta = Store::open(store_path).with_context(|| format!("opening {}", store_path.display()))?.meta().clone();
     let model_cfg = cfg.model_for(&meta)?;
     let source = StoreSource::open(store_path, &model_cfg, &s.val_split, s.loader_threads, s.prefetch)?;
     let targets = ClassTargets::of_label_set(&source.store().label_set(&s.label_set)?, s.head == HeadKind::Contrastive);
     let origin = Origin { store: Some(store_path.canonicalize().unwrap_or_else(|_| store_path.to_path_buf())), online: None };
-    train(&source, &targets, &model_cfg, cfg, run, resume, origin)
+    train(&source, &targets, &model_cfg, cfg, run, options, origin)
 }
 
 /// `fit --online`: trains on the manifests' videos, running the frozen encoder of `spec.model` on
 /// freshly augmented views every epoch; the same run outputs as [`fit`].
-pub fn fit_online(spec: &OnlineSpec, run: &Path, cfg: &TrainConfig, resume: bool) -> anyhow::Result<RunInfo> {
+pub fn fit_online(spec: &OnlineSpec, run: &Path, cfg: &TrainConfig, options: FitOptions<'_>) -> anyhow::Result<RunInfo> {
     let s = &cfg.train;
     let (clip, meta, sampling) = online::load(spec, s.device)?;
     let model_cfg = cfg.model_for(&meta)?;
@@ -177,7 +194,7 @@ pub fn fit_online(spec: &OnlineSpec, run: &Path, cfg: &TrainConfig, resume: bool
         s.prefetch,
     )?;
     let online = OnlineInfo { manifests: spec.data.manifest.clone(), model: spec.model.clone(), templates: spec.templates.clone() };
-    train(&source, &targets, &model_cfg, cfg, run, resume, Origin { store: None, online: Some(online) })
+    train(&source, &targets, &model_cfg, cfg, run, options, Origin { store: None, online: Some(online) })
 }
 
 /// Where the clips came from, for `run.json`.
@@ -195,7 +212,7 @@ fn train(
     model_cfg: &DistConfig,
     cfg: &TrainConfig,
     run: &Path,
-    resume: bool,
+    options: FitOptions<'_>,
     origin: Origin,
 ) -> anyhow::Result<RunInfo> {
     let start = Instant::now();
@@ -226,7 +243,7 @@ fn train(
         metrics: Vec::new(),
         param_ids: model.named_params().iter().map(|p| p.id.val()).collect(),
     };
-    let resume_from = if resume { checkpoint::latest(run)? } else { None };
+    let resume_from = if options.resume { checkpoint::latest(run)? } else { None };
     if let Some(dir) = &resume_from {
         (model, state) = checkpoint::load_model(dir, model)?;
     }
@@ -258,6 +275,9 @@ fn train(
         let mut clips_seen = 0usize;
         let mut batches = source.train_epoch(epoch, s.seed, s.batch_size, &device);
         loop {
+            if let Some(hook) = options.step_hook {
+                hook(state.step);
+            }
             let t_data = Instant::now();
             let Some(batch) = batches.next() else { break };
             let batch = batch?;
