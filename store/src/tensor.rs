@@ -1,6 +1,7 @@
 //! Conversions from stored clips to burn tensors.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
 
 use crate::meta::StoreMeta;
 
@@ -13,15 +14,19 @@ use crate::meta::StoreMeta;
 pub fn spatial_taps(clips: &[&[f32]], layers: usize, meta: &StoreMeta, device: &Device) -> Vec<Tensor<3>> {
     let (t, tok, c) = (meta.sampling.t, meta.tokens(), meta.width());
     let per_layer = t * tok * c;
-    (0..layers)
+    // The copies run on rayon's threads: on the caller's thread alone they were ~1% of a cached
+    // training step at ViT-B/16 size (13 layers of 4 clips, 250 MB), with the other core idle.
+    let stacked: Vec<Vec<f32>> = (0..layers)
+        .into_par_iter()
         .map(|l| {
             let mut data = Vec::with_capacity(clips.len() * per_layer);
             for clip in clips {
                 data.extend_from_slice(&clip[l * per_layer..(l + 1) * per_layer]);
             }
-            Tensor::from_data(TensorData::new(data, [clips.len() * t, tok, c]), device)
+            data
         })
-        .collect()
+        .collect();
+    stacked.into_iter().map(|data| Tensor::from_data(TensorData::new(data, [clips.len() * t, tok, c]), device)).collect()
 }
 
 /// Converts dense u8 frames to the normalised float video the temporal encoder takes.

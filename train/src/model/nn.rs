@@ -150,14 +150,13 @@ impl Conv3d {
     /// - x: `[B, T, H, W, c_in]` → `[B, T, H, W, c_out]`
     pub fn forward_same(&self, x: Tensor<5>) -> Tensor<5> {
         let [c_out, _, kt, kh, kw] = self.weight.dims();
+        if kt * kh * kw == 1 {
+            // A pointwise conv is a linear layer: the bias goes inside the gemm.
+            return linear_last(x, self.taps_matrix(), self.bias.val());
+        }
         let [b, t, h, w, _] = x.dims();
         let y = matmul_last(x, self.taps_matrix());
-        let out = if kt * kh * kw == 1 {
-            y
-        } else {
-            conv_tap_sum(y.reshape([b, t, h, w, kt * kh * kw, c_out]), [kt, kh, kw])
-        };
-        out + self.bias.val().unsqueeze::<5>()
+        conv_tap_sum(y.reshape([b, t, h, w, kt * kh * kw, c_out]), [kt, kh, kw]) + self.bias.val().unsqueeze::<5>()
     }
 }
 
