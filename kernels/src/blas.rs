@@ -158,12 +158,18 @@ unsafe fn sgemm_block(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias
     if m == 0 || n == 0 {
         return;
     }
+    assert!(bias.is_none_or(|b| b.len() == n), "sgemm: bias length");
     if bias.is_some() || k == 0 {
-        let fill = bias.map(|b| b.to_vec()).unwrap_or_else(|| vec![0.0; n]);
-        assert_eq!(fill.len(), n, "sgemm: bias length");
         for i in 0..m {
-            // SAFETY: row i of the block lies inside it (caller's contract).
-            unsafe { std::ptr::copy_nonoverlapping(fill.as_ptr(), out.ptr.add(i * out.ld), n) };
+            // SAFETY: row i of the block (n elements from `ptr + i·ld`) lies inside it (caller's
+            // contract); the bias slice holds n values.
+            unsafe {
+                let row = out.ptr.add(i * out.ld);
+                match bias {
+                    Some(b) => std::ptr::copy_nonoverlapping(b.as_ptr(), row, n),
+                    None => std::ptr::write_bytes(row, 0, n),
+                }
+            }
         }
     }
     if k == 0 {
