@@ -90,6 +90,41 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_conv_same(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        kernel: [usize; 3],
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ConvSame;
+
+        impl<B: Backend + FusedOps> Backward<B, 3> for ConvSame {
+            /// The input, the weights and the kernel extents.
+            type State = (FloatTensor<B>, FloatTensor<B>, [usize; 3]);
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let (x, weights, kernel) = ops.state;
+                let grad = grads.consume::<B>(&ops.node);
+                let [node_x, node_w, node_bias] = ops.parents;
+                let (dx, dw, dbias) = B::fused_conv_same_backward(x, weights, grad, kernel, node_x.is_some());
+                for (node, g) in [(node_x, dx), (node_w, Some(dw)), (node_bias, Some(dbias))] {
+                    if let (Some(node), Some(g)) = (node, g) {
+                        grads.register::<B>(node.id, g);
+                    }
+                }
+            }
+        }
+
+        let nodes = [x.node(), weights.node(), bias.node()];
+        let state = (x.primitive().clone(), weights.primitive().clone(), kernel);
+        let out = B::fused_conv_same(x.into_primitive(), weights.into_primitive(), bias.into_primitive(), kernel);
+        match ConvSame.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
     fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct Linear;

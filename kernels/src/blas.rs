@@ -77,6 +77,16 @@ impl MatRef {
         None
     }
 
+    /// A contiguous row-major `rows x cols` matrix at `offset`.
+    pub fn dense(offset: usize, rows: usize, cols: usize) -> Self {
+        Self { offset, rows, cols, trans: false, ld: cols.max(1) }
+    }
+
+    /// The transpose, read in place.
+    pub fn t(self) -> Self {
+        Self { rows: self.cols, cols: self.rows, trans: !self.trans, ..self }
+    }
+
     /// One past the furthest element read.
     fn end(&self) -> usize {
         if self.rows == 0 || self.cols == 0 {
@@ -87,13 +97,13 @@ impl MatRef {
     }
 
     /// Rows `start..start + rows` of this matrix.
-    fn rows(&self, start: usize, rows: usize) -> Self {
+    pub fn rows(&self, start: usize, rows: usize) -> Self {
         let offset = self.offset + if self.trans { start } else { start * self.ld };
         Self { offset, rows, ..*self }
     }
 
     /// Columns `start..start + cols` of this matrix.
-    fn cols(&self, start: usize, cols: usize) -> Self {
+    pub fn cols(&self, start: usize, cols: usize) -> Self {
         let offset = self.offset + if self.trans { start * self.ld } else { start };
         Self { offset, cols, ..*self }
     }
@@ -115,22 +125,53 @@ fn sgemm(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f3
     assert_eq!(out.len(), a.rows * b.cols, "sgemm: output size");
     let block = OutBlock { ptr: out.as_mut_ptr().cast::<f32>(), rows: a.rows, cols: b.cols, ld: b.cols };
     // SAFETY: `block` is exactly `out`, which is exclusive for the call.
-    unsafe { sgemm_block(a_data, a, b_data, b, bias, block) };
+    unsafe { sgemm_block(a_data, a, b_data, b, Init::from_bias(bias), block) };
+}
+
+/// What a product does with its output block's previous contents.
+#[derive(Clone, Copy)]
+pub(crate) enum Init<'a> {
+    /// Overwrites them (they may be uninitialised).
+    Zero,
+    /// Overwrites them with the bias row plus the product.
+    Bias(&'a [f32]),
+    /// Adds the product to them.
+    Accumulate,
+}
+
+impl<'a> Init<'a> {
+    fn from_bias(bias: Option<&'a [f32]>) -> Self {
+        bias.map_or(Init::Zero, Init::Bias)
+    }
 }
 
 /// A `rows x cols` block of a row-major output at `ptr`, row stride `ld`. Blocks of one output
 /// that share no element may be written from different threads.
 #[derive(Clone, Copy)]
-struct OutBlock {
-    ptr: *mut f32,
-    rows: usize,
-    cols: usize,
-    ld: usize,
+pub(crate) struct OutBlock {
+    pub ptr: *mut f32,
+    pub rows: usize,
+    pub cols: usize,
+    pub ld: usize,
 }
 
 impl OutBlock {
+    /// The whole of a contiguous row-major `rows x (out.len() / rows)` matrix.
+    pub fn of(out: &mut [f32], rows: usize) -> Self {
+        let cols = out.len().checked_div(rows).unwrap_or(0);
+        assert_eq!(rows * cols, out.len(), "output block: {} values are not {rows} rows", out.len());
+        Self { ptr: out.as_mut_ptr(), rows, cols, ld: cols }
+    }
+
+    /// Rows `start..start + rows` of the block.
+    pub fn rows(self, start: usize, rows: usize) -> Self {
+        assert!(start + rows <= self.rows, "output block: rows {start}+{rows} of {}", self.rows);
+        // SAFETY: the offset stays inside the block (asserted above).
+        Self { ptr: unsafe { self.ptr.add(start * self.ld) }, rows, ..self }
+    }
+
     /// Columns `start..start + cols` of the block.
-    fn cols(self, start: usize, cols: usize) -> Self {
+    pub fn cols(self, start: usize, cols: usize) -> Self {
         assert!(start + cols <= self.cols, "output block: columns {start}+{cols} of {}", self.cols);
         // SAFETY: the offset stays inside the block's first row (asserted above).
         Self { ptr: unsafe { self.ptr.add(start) }, cols, ..self }
@@ -142,15 +183,15 @@ impl OutBlock {
 unsafe impl Send for OutBlock {}
 unsafe impl Sync for OutBlock {}
 
-/// `out = a · b (+ bias on every row)` on one thread, every element of the block written: without
-/// a bias BLAS runs with `beta = 0`, which never reads the output, so it need not be initialised;
-/// with one, the rows are set to the bias first and BLAS adds the product to them (`beta = 1`),
-/// which saves a separate pass adding the bias.
+/// `out = a · b` (`Init::Zero`), `out = bias + a · b` on every row (`Init::Bias`) or
+/// `out += a · b` (`Init::Accumulate`) on one thread. With `Zero` BLAS runs with `beta = 0`, which
+/// never reads the output, so it need not be initialised; with a bias the rows are set to it first
+/// and BLAS adds the product to them (`beta = 1`), which saves a separate pass adding the bias.
 ///
 /// # Safety
 /// `out` must be valid for writes of its `rows x cols` elements (row stride `ld ≥ cols`), and no
 /// other thread may access them during the call.
-unsafe fn sgemm_block(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias: Option<&[f32]>, out: OutBlock) {
+pub(crate) unsafe fn sgemm_block(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, init: Init, out: OutBlock) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "sgemm: inner dimensions differ");
     assert!(a.end() <= a_data.len() && b.end() <= b_data.len(), "sgemm: operand outside its storage");
@@ -158,8 +199,14 @@ unsafe fn sgemm_block(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias
     if m == 0 || n == 0 {
         return;
     }
-    assert!(bias.is_none_or(|b| b.len() == n), "sgemm: bias length");
-    if bias.is_some() || k == 0 {
+    // The rows BLAS will not write itself: the bias rows, or zeros for an empty product.
+    let fill = match init {
+        Init::Bias(bias) => Some(Some(bias)),
+        Init::Zero if k == 0 => Some(None),
+        Init::Zero | Init::Accumulate => None,
+    };
+    if let Some(bias) = fill {
+        assert!(bias.is_none_or(|b| b.len() == n), "sgemm: bias length");
         for i in 0..m {
             // SAFETY: row i of the block (n elements from `ptr + i·ld`) lies inside it (caller's
             // contract); the bias slice holds n values.
@@ -175,7 +222,7 @@ unsafe fn sgemm_block(a_data: &[f32], a: MatRef, b_data: &[f32], b: MatRef, bias
     if k == 0 {
         return;
     }
-    let beta = if bias.is_some() { 1.0 } else { 0.0 };
+    let beta = if matches!(init, Init::Zero) { 0.0 } else { 1.0 };
     let trans = |t: bool| if t { TRANS } else { NO_TRANS };
     init_once();
     // SAFETY: the asserts above keep every element BLAS reads inside `a_data` and `b_data`
@@ -250,9 +297,9 @@ pub(crate) fn batched_sgemm(
                 let start = task * cols_per_task;
                 let cols = cols_per_task.min(n - start);
                 let block = whole.cols(start, cols);
-                let bias = bias.map(|bias| &bias[start..start + cols]);
+                let init = Init::from_bias(bias.map(|bias| &bias[start..start + cols]));
                 // SAFETY: see above; `out` is borrowed exclusively for the whole loop.
-                unsafe { sgemm_block(a_data, *a, b_data, b.cols(start, cols), bias, block) };
+                unsafe { sgemm_block(a_data, *a, b_data, b.cols(start, cols), init, block) };
             });
         }
     }

@@ -169,3 +169,37 @@ pub(crate) fn tap_sum_backward<B: Backend>(grad: FloatTensor<B>, kernel: [usize;
         .collect();
     B::float_cat(taps, 4)
 }
+
+/// [`crate::FusedOps::fused_conv_same`] as one gemm for every tap, the tap sum and the bias.
+pub(crate) fn conv_same<B: crate::FusedOps>(
+    x: FloatTensor<B>,
+    weights: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    kernel: [usize; 3],
+) -> FloatTensor<B> {
+    let [b, t, h, w, c_in]: [usize; 5] = x.shape().dims();
+    let [taps, c_out] = [kernel.iter().product(), bias.shape()[0]];
+    let y = B::fused_matmul(B::float_reshape(x, [b * t * h * w, c_in].into()), weights);
+    let out = B::fused_tap_sum(B::float_reshape(y, [b, t, h, w, taps, c_out].into()), kernel);
+    B::float_add(out, B::float_reshape(bias, [1, 1, 1, 1, c_out].into()))
+}
+
+/// [`crate::FusedOps::fused_conv_same_backward`] through the tap sum's backward and two gemms.
+pub(crate) fn conv_same_backward<B: crate::FusedOps>(
+    x: FloatTensor<B>,
+    weights: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    kernel: [usize; 3],
+    input_grad: bool,
+) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
+    let shape = x.shape();
+    let [b, t, h, w, c_in]: [usize; 5] = shape.dims();
+    let rows = b * t * h * w;
+    let width = weights.shape()[1];
+    let c_out = grad.shape()[4];
+    let dy = B::float_reshape(B::fused_tap_sum_backward(grad.clone(), kernel), [rows, width].into());
+    let dx = input_grad.then(|| B::float_reshape(B::fused_matmul(dy.clone(), B::float_transpose(weights)), shape));
+    let dw = B::fused_matmul(B::float_transpose(B::float_reshape(x, [rows, c_in].into())), dy);
+    let dbias = B::float_sum_dim(B::float_reshape(grad, [rows, c_out].into()), 0);
+    (dx, dw, B::float_reshape(dbias, [c_out].into()))
+}

@@ -169,6 +169,43 @@ impl FusedOps for Flex {
         FlexTensor::from_data(TensorData::new(out, [rows, n]))
     }
 
+    #[cfg(feature = "blas")]
+    fn fused_conv_same(x: FlexTensor, weights: FlexTensor, bias: FlexTensor, kernel: [usize; 3]) -> FlexTensor {
+        if [&x, &weights, &bias].iter().any(|t| t.dtype() != DType::F32) {
+            return composite::conv_same::<Flex>(x, weights, bias, kernel);
+        }
+        let [x, weights, bias] = [x, weights, bias].map(|t| t.to_contiguous());
+        let [b, t, h, w, _]: [usize; 5] = x.layout().shape().dims();
+        let c_out = bias.layout().shape()[0];
+        let out = crate::conv::conv_same(f32_slice(&x), [b, t, h, w], kernel, f32_slice(&weights), f32_slice(&bias));
+        FlexTensor::from_data(TensorData::new(out, [b, t, h, w, c_out]))
+    }
+
+    #[cfg(feature = "blas")]
+    fn fused_conv_same_backward(
+        x: FlexTensor,
+        weights: FlexTensor,
+        grad: FlexTensor,
+        kernel: [usize; 3],
+        input_grad: bool,
+    ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+        if [&x, &weights, &grad].iter().any(|t| t.dtype() != DType::F32) {
+            return composite::conv_same_backward::<Flex>(x, weights, grad, kernel, input_grad);
+        }
+        let [x, weights, grad] = [x, weights, grad].map(|t| t.to_contiguous());
+        let [b, t, h, w, _]: [usize; 5] = x.layout().shape().dims();
+        let c_out = grad.layout().shape()[4];
+        let (dx, dw, dbias) = crate::conv::conv_same_backward(
+            f32_slice(&x),
+            [b, t, h, w],
+            kernel,
+            f32_slice(&weights),
+            f32_slice(&grad),
+            input_grad,
+        );
+        (dx.map(|dx| from_vec(dx, &x)), from_vec(dw, &weights), FlexTensor::from_data(TensorData::new(dbias, [c_out])))
+    }
+
     fn fused_tap_sum(y: FlexTensor, kernel: [usize; 3]) -> FlexTensor {
         if y.dtype() != DType::F32 {
             return composite::tap_sum::<Flex>(y, kernel);

@@ -1,5 +1,5 @@
 //! CPU kernels for the CLIP towers and the DiST branches on burn-flex: fused LayerNorm and
-//! QuickGELU, the tap sum of the branches' convolutions, f32 matmuls through the system
+//! QuickGELU, the branches' "same" convolutions by row tiles, f32 matmuls through the system
 //! OpenBLAS (`blas` feature, default; see `blas.rs` for why), and for the trainer a one-pass
 //! AdamW update and Mixup/CutMix blend.
 //!
@@ -18,6 +18,8 @@ mod autodiff;
 mod blas;
 mod blend;
 mod composite;
+#[cfg(feature = "blas")]
+mod conv;
 mod flex;
 mod lanes;
 mod uninit;
@@ -108,6 +110,30 @@ pub trait FusedOps: Backend {
     /// reads the output gradient shifted back. `grad: [B, T, H, W, C]` → `[B, T, H, W, K, C]`.
     fn fused_tap_sum_backward(grad: FloatTensor<Self>, kernel: [usize; 3]) -> FloatTensor<Self> {
         composite::tap_sum_backward::<Self>(grad, kernel)
+    }
+
+    /// A stride-1 "same" convolution, channels-last (see [`conv_same`]). `x: [B, T, H, W, c_in]`,
+    /// `weights: [c_in, K·c_out]`, `bias: [c_out]` → `[B, T, H, W, c_out]`.
+    fn fused_conv_same(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        kernel: [usize; 3],
+    ) -> FloatTensor<Self> {
+        composite::conv_same::<Self>(x, weights, bias, kernel)
+    }
+
+    /// Gradients of [`FusedOps::fused_conv_same`] with respect to `x` (when `input_grad`),
+    /// `weights` and `bias`. `x: [B, T, H, W, c_in]`, `weights: [c_in, K·c_out]`,
+    /// `grad: [B, T, H, W, c_out]` → (`[B, T, H, W, c_in]`, `[c_in, K·c_out]`, `[c_out]`).
+    fn fused_conv_same_backward(
+        x: FloatTensor<Self>,
+        weights: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        kernel: [usize; 3],
+        input_grad: bool,
+    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
+        composite::conv_same_backward::<Self>(x, weights, grad, kernel, input_grad)
     }
 }
 
@@ -237,7 +263,11 @@ pub fn linear(x: Tensor<2>, w: Tensor<2>, bias: Tensor<1>) -> Tensor<2> {
     if !on_flex(x.device().as_dispatch()) {
         return matmul(x, w) + bias.unsqueeze_dim(0);
     }
-    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), w.into_dispatch(), bias.into_dispatch()))
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_linear(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        bias.into_dispatch(),
+    ))
 }
 
 /// Multi-head self-attention on a packed qkv projection, `softmax(q kᵀ / √Dh) v` per clip and
@@ -289,6 +319,37 @@ pub fn conv_tap_sum(y: Tensor<6>, kernel: [usize; 3]) -> Tensor<5> {
     } else {
         composite::tap_sum::<Dispatch>(y, kernel)
     })
+}
+
+/// A stride-1 convolution with "same" zero padding over `[B, T, H, W]`, channels-last:
+/// `out[b, t, h, w] = bias + Σ_k x[b, t + i - kt/2, h + j - kh/2, w + l - kw/2] · W_k` over the
+/// taps `k = (i·kh + j)·kw + l`, terms outside the volume dropped. `weights` holds every tap's
+/// `[c_in, c_out]` matrix side by side.
+///
+/// On burn-flex (f32, `blas` feature) it is one op with its own backward: per tile of 256 rows,
+/// one OpenBLAS product per tap on the tap's shifted rows, the padding done by zeroing the rows
+/// only outside taps reach (see `conv.rs`). Nothing of size `[rows, K·c_out]` is ever written.
+/// Elsewhere it is one gemm for every tap and then [`conv_tap_sum`].
+///
+/// # Shapes
+/// - x: `[B, T, H, W, c_in]`, weights: `[c_in, K·c_out]` with `K = kt·kh·kw`, bias: `[c_out]`
+///   → `[B, T, H, W, c_out]`
+pub fn conv_same(x: Tensor<5>, weights: Tensor<2>, bias: Tensor<1>, kernel: [usize; 3]) -> Tensor<5> {
+    let [c_in, width] = weights.dims();
+    let [c_out] = bias.dims();
+    let taps: usize = kernel.iter().product();
+    assert!(
+        x.dims()[4] == c_in && width == taps * c_out,
+        "conv_same: input {:?}, weights [{c_in}, {width}], bias [{c_out}], kernel {kernel:?}",
+        x.dims()
+    );
+    if on_flex(x.device().as_dispatch()) {
+        let [x, weights, bias] = [x.into_dispatch(), weights.into_dispatch(), bias.into_dispatch()];
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_conv_same(x, weights, bias, kernel));
+    }
+    let [b, t, h, w, _] = x.dims();
+    let y = matmul(x.reshape([b * t * h * w, c_in]), weights).reshape([b, t, h, w, taps, c_out]);
+    conv_tap_sum(y, kernel) + bias.reshape([1, 1, 1, 1, c_out])
 }
 
 #[cfg(test)]

@@ -102,9 +102,8 @@ fn naive_tap_sum(y: &[f32], dims: [usize; 6], kernel: [usize; 3]) -> Vec<f32> {
         for ti in 0..t {
             for hi in 0..h {
                 for wi in 0..w {
-                    for (tap, (i, j, l)) in (0..kt)
-                        .flat_map(|i| (0..kh).flat_map(move |j| (0..kw).map(move |l| (i, j, l))))
-                        .enumerate()
+                    for (tap, (i, j, l)) in
+                        (0..kt).flat_map(|i| (0..kh).flat_map(move |j| (0..kw).map(move |l| (i, j, l)))).enumerate()
                     {
                         let ts = ti as isize + i as isize - (kt / 2) as isize;
                         let hs = hi as isize + j as isize - (kh / 2) as isize;
@@ -170,6 +169,64 @@ fn tap_sum_backward_matches_composite() {
         let (ga, gb) = ((out_a * w.clone()).sum().backward(), (out_b * w).sum().backward());
         assert_close(ya.grad(&ga).unwrap(), yb.grad(&gb).unwrap(), 1e-6, &format!("dy {kernel:?}"));
     }
+}
+
+/// `conv_same` against one gemm and the tap sum: values and the three gradients, for kernels
+/// with even and odd extents, one wider than its axis, and a volume of several row tiles with a
+/// ragged last one (2·5·7·9 = 630 rows).
+#[test]
+fn conv_same_matches_gemm_and_tap_sum() {
+    let device = Device::flex().autodiff();
+    device.seed(11);
+    let (c_in, c_out) = (5, 7);
+    for (dims, kernel) in [
+        ([2, 5, 7, 9], [1, 3, 3]),
+        ([2, 5, 7, 9], [3, 1, 1]),
+        ([1, 4, 3, 2], [3, 3, 3]),
+        ([2, 3, 4, 5], [2, 2, 4]),
+        ([1, 2, 3, 2], [1, 1, 5]),
+        ([3, 2, 2, 2], [1, 1, 1]),
+    ] {
+        let [b, t, h, w] = dims;
+        let taps: usize = kernel.iter().product();
+        let x0 = Tensor::<5>::random([b, t, h, w, c_in], Distribution::Normal(0.0, 1.0), &device);
+        let w0 = Tensor::<2>::random([c_in, taps * c_out], Distribution::Normal(0.0, 1.0), &device);
+        let b0 = Tensor::<1>::random([c_out], Distribution::Normal(0.0, 1.0), &device);
+        let probe = Tensor::<5>::random([b, t, h, w, c_out], Distribution::Normal(0.0, 1.0), &device);
+        let leaves = || (x0.clone().require_grad(), w0.clone().require_grad(), b0.clone().require_grad());
+        let ((xa, wa, ba), (xb, wb, bb)) = (leaves(), leaves());
+        let out_a = conv_same(xa.clone(), wa.clone(), ba.clone(), kernel);
+        let y = matmul(xb.clone().reshape([b * t * h * w, c_in]), wb.clone()).reshape([b, t, h, w, taps, c_out]);
+        let out_b = conv_tap_sum(y, kernel) + bb.clone().reshape([1, 1, 1, 1, c_out]);
+        let what = |part: &str| format!("{part} {dims:?} {kernel:?}");
+        assert_close(out_a.clone(), out_b.clone(), 1e-5, &what("forward"));
+        let (ga, gb) = ((out_a * probe.clone()).sum().backward(), (out_b * probe).sum().backward());
+        assert_close(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap(), 1e-5, &what("dx"));
+        assert_close(wa.grad(&ga).unwrap(), wb.grad(&gb).unwrap(), 1e-5, &what("dweights"));
+        assert_close(ba.grad(&ga).unwrap(), bb.grad(&gb).unwrap(), 1e-5, &what("dbias"));
+    }
+}
+
+/// With an input that needs no gradient (the stem's frames), the weight and bias gradients are
+/// the same as with one that does, and the input gets none.
+#[test]
+fn conv_same_without_input_gradient() {
+    let device = Device::flex().autodiff();
+    device.seed(12);
+    let kernel = [3, 1, 1];
+    let x = Tensor::<5>::random([2, 4, 3, 3, 6], Distribution::Normal(0.0, 1.0), &device);
+    let w0 = Tensor::<2>::random([6, 3 * 4], Distribution::Normal(0.0, 1.0), &device);
+    let b0 = Tensor::<1>::random([4], Distribution::Normal(0.0, 1.0), &device);
+    let run = |x: Tensor<5>| {
+        let (w, b) = (w0.clone().require_grad(), b0.clone().require_grad());
+        let grads = conv_same(x.clone(), w.clone(), b.clone(), kernel).powi_scalar(2).sum().backward();
+        (x.grad(&grads), w.grad(&grads).unwrap(), b.grad(&grads).unwrap())
+    };
+    let (dx_none, dw_a, db_a) = run(x.clone());
+    let (dx_some, dw_b, db_b) = run(x.require_grad());
+    assert!(dx_none.is_none() && dx_some.is_some(), "input gradient only when asked for");
+    assert_close(dw_a, dw_b, 1e-6, "dweights");
+    assert_close(db_a, db_b, 1e-6, "dbias");
 }
 
 /// f16 goes through the composite inside the Flex implementation, forward and backward.

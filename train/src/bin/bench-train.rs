@@ -14,6 +14,10 @@
 //! Per mode it prints the median step split into data (waiting for the batch: store read, or decode
 //! plus frozen forward) and train (mix, forward, backward, AdamW), and peak RSS; then the median
 //! and range over steps of the online / cached ratio of adjacent steps.
+//!
+//! `--against OTHER` compares two builds instead: the cached training of this binary and of
+//! `OTHER` (another build of `bench-train`, say the previous commit's), step by step in turn the
+//! same way. On a machine whose speed drifts, sequential runs of two builds do not compare.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -61,6 +65,10 @@ struct Args {
     /// Internal: the child waits for "go" on stdin at every step boundary.
     #[arg(long)]
     gated: bool,
+    /// Compare the cached training of this build with that of OTHER (another build of
+    /// bench-train), step by step in turn, instead of cached with online.
+    #[arg(long, value_name = "OTHER")]
+    against: Option<PathBuf>,
 }
 
 /// What a child reports.
@@ -224,10 +232,11 @@ struct ModeRun {
 }
 
 impl ModeRun {
-    fn spawn(work: &Path, mode: Mode, args: &Args, gated: bool) -> anyhow::Result<Self> {
-        let name = format!("{mode:?}").to_lowercase();
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["--work", &work.to_string_lossy(), "--child", &name, "--config", &args.config.to_string_lossy()])
+    fn spawn(exe: &Path, work: &Path, mode: Mode, args: &Args, gated: bool) -> anyhow::Result<Self> {
+        let mode_arg = format!("{mode:?}").to_lowercase();
+        let name = format!("{} {mode_arg}", exe.display());
+        let mut child = Command::new(exe)
+            .args(["--work", &work.to_string_lossy(), "--child", &mode_arg, "--config", &args.config.to_string_lossy()])
             .args(["--videos", &args.videos.to_string(), "--batch", &args.batch.to_string(), "--model", &args.model])
             .args(["--loader-epochs", &args.loader_epochs.to_string()])
             .args(gated.then_some("--gated"))
@@ -273,11 +282,12 @@ impl ModeRun {
     }
 }
 
-/// Runs the modes step by step in turn, each frozen while another steps; their figures in order.
-fn in_turns(work: &Path, modes: &[Mode], args: &Args) -> anyhow::Result<Vec<Figures>> {
+/// Runs `(binary, mode)` children step by step in turn, each frozen while another steps; their
+/// figures in order.
+fn in_turns(work: &Path, modes: &[(PathBuf, Mode)], args: &Args) -> anyhow::Result<Vec<Figures>> {
     let mut runs = Vec::new();
-    for &mode in modes {
-        let mut run = ModeRun::spawn(work, mode, args, true)?;
+    for (exe, mode) in modes {
+        let mut run = ModeRun::spawn(exe, work, *mode, args, true)?;
         anyhow::ensure!(run.next()?.is_none(), "{} finished before its first step", run.name);
         run.signal("-STOP")?;
         runs.push(run);
@@ -289,6 +299,15 @@ fn in_turns(work: &Path, modes: &[Mode], args: &Args) -> anyhow::Result<Vec<Figu
         }
     }
     Ok(figures.into_iter().flatten().collect())
+}
+
+/// The median and range of `numerator[i] / denominator[i]` over the pairs of adjacent steps.
+fn print_adjacent_ratios(what: &str, numerator: &[f64], denominator: &[f64]) {
+    let mut ratios: Vec<f64> = numerator.iter().zip(denominator).map(|(a, b)| a / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    if let (Some(low), Some(high)) = (ratios.first(), ratios.last()) {
+        println!("{what}, adjacent steps: median {:.3}x, range {low:.2}x-{high:.2}x over {} pairs", ratios[ratios.len() / 2], ratios.len());
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -310,9 +329,18 @@ fn main() -> anyhow::Result<()> {
     if !work.join("store").exists() {
         prepare(&work, &args)?;
     }
-    let mut loader = ModeRun::spawn(&work, Mode::Loader, &args, false)?;
+    let this = std::env::current_exe()?;
+    if let Some(other) = &args.against {
+        let runs = in_turns(&work, &[(this.clone(), Mode::Cached), (other.clone(), Mode::Cached)], &args)?;
+        for (exe, f) in [&this, other].iter().zip(&runs) {
+            println!("{}: median train step {:.3} s over {} steps", exe.display(), f.median_train_s, f.steps);
+        }
+        print_adjacent_ratios("this / other", &runs[0].step_s, &runs[1].step_s);
+        return Ok(());
+    }
+    let mut loader = ModeRun::spawn(&this, &work, Mode::Loader, &args, false)?;
     let loader = loader.next()?.ok_or_else(|| anyhow::anyhow!("the loader run reported no figures"))?;
-    let mut paired = in_turns(&work, &[Mode::Cached, Mode::Online], &args)?.into_iter();
+    let mut paired = in_turns(&work, &[(this.clone(), Mode::Cached), (this, Mode::Online)], &args)?.into_iter();
     let (cached, online) = (paired.next().expect("two runs"), paired.next().expect("two runs"));
     let results = [("loader", &loader), ("cached", &cached), ("online", &online)];
     println!("batch {} clips, {} videos, model {}, config {}", args.batch, args.videos, args.model, args.config.display());
@@ -331,11 +359,7 @@ fn main() -> anyhow::Result<()> {
     }
     let step = |f: &Figures| f.median_data_s + f.median_train_s;
     println!("online / cached median step time: {:.2}x", step(&online) / step(&cached));
-    let mut ratios: Vec<f64> = online.step_s.iter().zip(&cached.step_s).map(|(o, c)| o / c).collect();
-    ratios.sort_by(f64::total_cmp);
-    if let (Some(low), Some(high)) = (ratios.first(), ratios.last()) {
-        println!("online / cached, adjacent steps: median {:.2}x, range {low:.2}x-{high:.2}x over {} pairs", ratios[ratios.len() / 2], ratios.len());
-    }
+    print_adjacent_ratios("online / cached", &online.step_s, &cached.step_s);
     println!(
         "loader {:.2} clips/s vs trainer (cached, train part only) {:.2} clips/s: {:.1}x the trainer's need",
         loader.clips as f64 / loader.data_s,

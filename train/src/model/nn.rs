@@ -1,13 +1,13 @@
 //! Building blocks whose parameters keep the official PyTorch names and shapes (`weight`
 //! `[out, in]`, Conv3d `[out, in, kT, kH, kW]`, `in_proj_weight`), so a checkpoint maps 1:1
 //! onto the module tree. Convolutions are computed channels-last as sums of shifted matmuls
-//! (spec §14): the same arithmetic as PyTorch's Conv3d, without im2col buffers kept for backward:
-//! one gemm against every tap's weights at once, then [`conv_tap_sum`] adds the shifted taps.
+//! (spec §14): the same arithmetic as PyTorch's Conv3d, without im2col buffers kept for backward
+//! ([`dist_kernels::conv_same`]: per row tile, one gemm per tap on its shifted rows).
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
-use dist_kernels::{conv_tap_sum, linear, matmul};
+use dist_kernels::{conv_same, linear, matmul};
 
 /// Std of the official `trunc_normal_(std=0.02)` (its ±2 absolute bounds are 100σ away, so a
 /// plain normal has the same distribution in practice).
@@ -143,20 +143,17 @@ impl Conv3d {
     }
 
     /// Stride-1 convolution with "same" zero padding, channels-last, over any of the axes
-    /// `(time, height, width)` of `x` whose kernel extent is > 1: one gemm for all taps, then
-    /// their shifted sum.
+    /// `(time, height, width)` of `x` whose kernel extent is > 1 ([`conv_same`]).
     ///
     /// # Shapes
     /// - x: `[B, T, H, W, c_in]` → `[B, T, H, W, c_out]`
     pub fn forward_same(&self, x: Tensor<5>) -> Tensor<5> {
-        let [c_out, _, kt, kh, kw] = self.weight.dims();
+        let [_, _, kt, kh, kw] = self.weight.dims();
         if kt * kh * kw == 1 {
             // A pointwise conv is a linear layer: the bias goes inside the gemm.
             return linear_last(x, self.taps_matrix(), self.bias.val());
         }
-        let [b, t, h, w, _] = x.dims();
-        let y = matmul_last(x, self.taps_matrix());
-        conv_tap_sum(y.reshape([b, t, h, w, kt * kh * kw, c_out]), [kt, kh, kw]) + self.bias.val().unsqueeze::<5>()
+        conv_same(x, self.taps_matrix(), self.bias.val(), [kt, kh, kw])
     }
 }
 

@@ -1,11 +1,11 @@
 //! The 3D stem: `Conv3d(3 → D, kernel (kT, P, P), stride (1, P, P), padding (kT/2, 0, 0))` on the
-//! dense frames, computed as a per-frame patchify, one matmul against all kT temporal taps, and
-//! their shifted sum.
+//! dense frames, computed as a per-frame patchify and a "same" convolution over time of the
+//! patches ([`conv_same`]).
 
 use burn::tensor::Tensor;
-use dist_kernels::conv_tap_sum;
+use dist_kernels::conv_same;
 
-use super::nn::{matmul_last, Conv3d};
+use super::nn::Conv3d;
 
 /// Runs the stem (`temporal_stem`, weight `[D, 3, kT, P, P]`).
 ///
@@ -21,6 +21,5 @@ pub(crate) fn stem_forward(conv: &Conv3d, frames: Tensor<5>) -> Tensor<5> {
         .reshape([b, td, gh, gw, c * p * p]);
     // [c·P·P, kT·D]: row order (c, p, p) as in the patches, column order (tap, channel).
     let taps = conv.weight.val().permute([1, 3, 4, 2, 0]).reshape([c * p * p, kt * d]);
-    let y = matmul_last(patches, taps).reshape([b, td, gh, gw, kt, d]);
-    conv_tap_sum(y, [kt, 1, 1]) + conv.bias.val().unsqueeze::<5>()
+    conv_same(patches, taps, conv.bias.val(), [kt, 1, 1])
 }
