@@ -33,6 +33,23 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Add;
+
+        impl<B: Backend + FusedOps> Backward<B, 2> for Add {
+            type State = ();
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                binary::<B, _, _>(ops.parents, ops.node, grads, |grad| grad, |grad| grad);
+            }
+        }
+
+        let nodes = [a.node(), b.node()];
+        let out = B::fused_add(a.into_primitive(), b.into_primitive());
+        Add.prepare::<C>(nodes).compute_bound().stateless(out)
+    }
+
     fn fused_layer_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::blas::{sgemm_block, Init, MatRef, OutBlock};
 use crate::composite::tap_offsets;
+use crate::uninit::tiles_from;
 
 /// Rows per task. The input copy and the output tile (96 channels: 96 KiB each) stay in L2, and
 /// a batch-4 T-Block has about 50 tiles to share out, so a slow thread delays little.
@@ -152,26 +153,24 @@ pub(crate) fn conv_same(x: &[f32], volume: [usize; 4], kernel: [usize; 3], weigh
     let c_in = x.len() / g.rows.max(1);
     assert_eq!(x.len(), g.rows * c_in, "conv_same: input is not {} rows", g.rows);
     assert_eq!(weights.len(), c_in * k * c_out, "conv_same: weights are not [{c_in}, {k}·{c_out}]");
-    let mut out = vec![0.0f32; g.rows * c_out];
     if c_out == 0 {
-        return out;
+        return Vec::new();
     }
-    out.par_chunks_mut(TILE_ROWS * c_out).enumerate().for_each_init(Vec::new, |buf, (tile, out)| {
+    let x = Rows { data: x, cols: c_in };
+    tiles_from(g.rows * c_out, TILE_ROWS * c_out, bias, |tile, out| {
         let start = tile * TILE_ROWS;
         let rows = out.len() / c_out;
-        out.chunks_exact_mut(c_out).for_each(|row| row.copy_from_slice(bias));
         let block = OutBlock::of(out, rows);
-        let x = Rows { data: x, cols: c_in };
+        let mut buf = Vec::new();
         for (i, tap) in g.taps.iter().enumerate() {
             let w = tap_matrix(i, c_in, c_out, k);
-            g.tap_rows(tap, Read::Input, x, start..start + rows, buf, |data, a, rows| {
+            g.tap_rows(tap, Read::Input, x, start..start + rows, &mut buf, |data, a, rows| {
                 let out = block.rows(rows.start - start, rows.len());
                 // SAFETY: `out` is rows of this task's own tile.
                 unsafe { sgemm_block(data, a, weights, w, Init::Accumulate, out) };
             });
         }
-    });
-    out
+    })
 }
 
 /// The gradients of [`conv_same`] for the output gradient `grad` (`[rows, c_out]`):
@@ -203,25 +202,24 @@ pub(crate) fn conv_same_backward(
 /// `dx[s] = Σ_k grad[s - offset_k] · W_kᵀ` over the taps for which `s` is not padded.
 fn input_gradient(g: &Geometry, weights: &[f32], grad: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
     let k = g.taps.len();
-    let mut dx = vec![0.0f32; g.rows * c_in];
     if c_in == 0 || c_out == 0 {
-        return dx;
+        return vec![0.0; g.rows * c_in];
     }
-    dx.par_chunks_mut(TILE_ROWS * c_in).enumerate().for_each_init(Vec::new, |buf, (tile, dx)| {
+    let grad = Rows { data: grad, cols: c_out };
+    tiles_from(g.rows * c_in, TILE_ROWS * c_in, &[0.0], |tile, dx| {
         let start = tile * TILE_ROWS;
         let rows = dx.len() / c_in;
         let block = OutBlock::of(dx, rows);
-        let grad = Rows { data: grad, cols: c_out };
+        let mut buf = Vec::new();
         for (i, tap) in g.taps.iter().enumerate() {
             let w_t = tap_matrix(i, c_in, c_out, k).t();
-            g.tap_rows(tap, Read::OutputGradient, grad, start..start + rows, buf, |data, a, rows| {
+            g.tap_rows(tap, Read::OutputGradient, grad, start..start + rows, &mut buf, |data, a, rows| {
                 let out = block.rows(rows.start - start, rows.len());
                 // SAFETY: `out` is rows of this task's own tile.
                 unsafe { sgemm_block(data, a, weights, w_t, Init::Accumulate, out) };
             });
         }
-    });
-    dx
+    })
 }
 
 /// `(dW, dbias)`: `dW_k = Σ_r x[r + offset_k]ᵀ grad[r]` (padded rows zero), `dbias = Σ_r grad[r]`.

@@ -28,6 +28,24 @@ use crate::{composite, FusedOps, QUICK_GELU_ALPHA};
 const CHUNK: usize = 1 << 14;
 
 impl FusedOps for Flex {
+    fn fused_add(a: FlexTensor, b: FlexTensor) -> FlexTensor {
+        use burn::backend::ops::FloatTensorOps;
+
+        if a.dtype() != DType::F32 || b.dtype() != DType::F32 || a.layout().shape() != b.layout().shape() {
+            return Flex::float_add(a, b);
+        }
+        let (a, b) = (a.to_contiguous(), b.to_contiguous());
+        let (xs, ys) = (f32_slice(&a), f32_slice(&b));
+        // SAFETY: every slot of each chunk is written.
+        let out = unsafe {
+            write_chunks(xs.len(), CHUNK, |i, out| {
+                let at = i * CHUNK;
+                add_chunk(&xs[at..at + out.len()], &ys[at..at + out.len()], out);
+            })
+        };
+        from_vec(out, &a)
+    }
+
     fn fused_quick_gelu(x: FlexTensor) -> FlexTensor {
         if x.dtype() != DType::F32 {
             return composite::quick_gelu::<Flex>(x);
@@ -325,6 +343,13 @@ fn batch_matrices(t: FlexTensor) -> (FlexTensor, Vec<crate::blas::MatRef>) {
 /// `i + offset` when it lies in `0..len`.
 fn inside(i: usize, offset: isize, len: usize) -> Option<usize> {
     i.checked_add_signed(offset).filter(|&j| j < len)
+}
+
+/// `out = xs + ys`, element by element.
+fn add_chunk(xs: &[f32], ys: &[f32], out: &mut [MaybeUninit<f32>]) {
+    for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
+        o.write(x + y);
+    }
 }
 
 /// QuickGELU of `xs` into `out` (as many values as `out` has slots).

@@ -48,6 +48,11 @@ pub trait FusedOps: Backend {
         composite::quick_gelu_backward::<Self>(x, grad)
     }
 
+    /// `a + b`, both of one shape (see [`add`]). `a, b: [..]` → `[..]`.
+    fn fused_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_add(a, b)
+    }
+
     /// LayerNorm over the last axis (biased variance). `x: [.., d]`, `gamma, beta: [d]` → `[.., d]`.
     fn fused_layer_norm(
         x: FloatTensor<Self>,
@@ -218,6 +223,20 @@ pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     } else {
         x.clone() * burn::tensor::activation::sigmoid(x * QUICK_GELU_ALPHA)
     }
+}
+
+/// `a + b` for two tensors of one shape (a residual connection). burn-flex adds tensors of
+/// fewer than 4M elements on one thread, which left the other core idle for every residual of the
+/// DiST branches (`[6304, 384]` at batch 4); here on burn-flex (f32) it is one parallel pass, with
+/// the gradient passed through to both sides. Elsewhere, and for other shapes, `a + b`.
+///
+/// # Shapes
+/// - a, b: `[..]`, one shape → `[..]`
+pub fn add<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    if a.dims() != b.dims() || !on_flex(a.device().as_dispatch()) {
+        return a + b;
+    }
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_add(a.into_dispatch(), b.into_dispatch()))
 }
 
 /// LayerNorm over the last axis with affine `gamma`, `beta` (biased variance, as PyTorch):

@@ -229,6 +229,31 @@ fn conv_same_without_input_gradient() {
     assert_close(db_a, db_b, 1e-6, "dbias");
 }
 
+/// `add` against `+`: values and both gradients, on a tensor of several chunks with a ragged last
+/// one, on a transposed view, and on broadcast shapes (burn's path).
+#[test]
+fn add_matches_burn_forward_and_backward() {
+    let device = Device::flex().autodiff();
+    device.seed(13);
+    let a0 = Tensor::<3>::random([3, 7, 1001], Distribution::Normal(0.0, 1.0), &device);
+    let b0 = Tensor::<3>::random([3, 7, 1001], Distribution::Normal(0.0, 1.0), &device);
+    let probe = Tensor::<3>::random([3, 7, 1001], Distribution::Normal(0.0, 1.0), &device);
+    let check = |a0: Tensor<3>, b0: Tensor<3>, what: &str| {
+        let ((aa, ba), (ab, bb)) =
+            ((a0.clone().require_grad(), b0.clone().require_grad()), (a0.require_grad(), b0.require_grad()));
+        let (out_a, out_b) = (add(aa.clone(), ba.clone()), ab.clone() + bb.clone());
+        assert_close(out_a.clone(), out_b.clone(), 1e-7, &format!("{what}: forward"));
+        let (ga, gb) = ((out_a * probe.clone()).sum().backward(), (out_b * probe.clone()).sum().backward());
+        assert_close(aa.grad(&ga).unwrap(), ab.grad(&gb).unwrap(), 1e-7, &format!("{what}: da"));
+        assert_close(ba.grad(&ga).unwrap(), bb.grad(&gb).unwrap(), 1e-7, &format!("{what}: db"));
+    };
+    check(a0.clone(), b0.clone(), "contiguous");
+    let t = Tensor::<3>::random([3, 1001, 7], Distribution::Normal(0.0, 1.0), &device).swap_dims(1, 2);
+    check(a0.clone(), t, "transposed");
+    let row = Tensor::<3>::random([1, 1, 1001], Distribution::Normal(0.0, 1.0), &device);
+    assert_close(add(a0.clone(), row.clone()), a0 + row, 1e-7, "broadcast");
+}
+
 /// f16 goes through the composite inside the Flex implementation, forward and backward.
 #[test]
 fn tap_sum_in_half_precision() {

@@ -3,6 +3,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Distribution, Tensor};
+use dist_kernels::add;
 
 use super::ada_pooling::AdaPoolingLayer;
 use super::config::{DistConfig, PoolingKind};
@@ -162,24 +163,24 @@ impl DistModel {
             }
             let fc = self.input_linears[idx].forward(tap.clone());
             let m = match previous.take() {
-                Some(y) => fc + y,
+                Some(y) => add(fc, y),
                 None => fc,
             }; // M = Y^{l-1} + FC(X^l)
             // Φ of the last layer only feeds a T-Block that does not exist: skip it.
             let z_hat = (config.has_phi() && idx + 1 < taps.len())
                 .then(|| self.integration2temporal_nets[idx].forward(m.clone(), batch, config.gamma, grid));
             let y_hat = match (&z, config.has_psi()) {
-                (Some(state), true) => m + self.temporal2integration_nets[idx].forward(state.clone(), config.gamma),
+                (Some(state), true) => add(m, self.temporal2integration_nets[idx].forward(state.clone(), config.gamma)),
                 _ => m,
             }; // Ŷ^l = M + Ψ(Z^l), from Z^l before the exchange
             previous = Some(self.integration_nets[idx].forward(y_hat.clone(), batch)); // Y^l
             last_input = Some(y_hat);
             if let Some(update) = z_hat {
-                z = z.map(|state| state + update); // input of the next T-Block
+                z = z.map(|state| add(state, update)); // input of the next T-Block
             }
         }
         // F = Y^L + Ŷ^L, the only skip around the last I-Block (official code).
-        let integrated = previous.zip(last_input).map(|(y, y_hat)| y + y_hat);
+        let integrated = previous.zip(last_input).map(|(y, y_hat)| add(y, y_hat));
         let fused = match (&self.temporal_output, z) {
             (Some(psi), Some(state)) => Some(psi.forward(state, config.gamma)),
             _ => None,

@@ -3,6 +3,7 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use dist_kernels::add;
 
 use super::config::{scaled, DistConfig};
 use super::nn::{quick_gelu, Conv3d, LayerNorm, Mlp};
@@ -56,6 +57,6 @@ impl IntegrationBlock {
         let tffn = &self.temporal_ffn;
         let u = tffn.c_fc2.forward_same(tffn.c_fc1.forward_same(u));
         let u = tffn.c_proj.forward_same(quick_gelu(u));
-        ffn + u.reshape(dims)
+        add(ffn, u.reshape(dims))
     }
 }

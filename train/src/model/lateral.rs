@@ -63,10 +63,13 @@ impl Upsampler {
         let [bt, l, _] = m.dims();
         let (t, n) = (bt / batch, l - 1);
         let [gh, gw] = grid;
-        let patches = m.narrow(1, 1, n); // the CLS token has no place in the temporal grid
+        // The CLS token has no place in the temporal grid. It is dropped after the A → D map, not
+        // before: that costs one row in 197 of the product but moves D-wide rows, not A-wide ones,
+        // through the slice's copy and its backward (a zero-filled A-wide gradient, serial).
+        let without_cls = |x: Tensor<3>| x.narrow(1, 1, n);
         match self {
             Self::Interpolate(up) => {
-                let x = up.linear_fuse.forward(patches);
+                let x = without_cls(up.linear_fuse.forward(m));
                 let d = x.dims()[2];
                 let x = x.reshape([batch, t, n * d]);
                 let x = if up.trilinear {
@@ -82,7 +85,7 @@ impl Upsampler {
                 let [a, d, g, _, _] = up.linear_fuse.weight.dims();
                 // out[tγ + j] = x[t] · W[:, :, j]: one [A, γ·D] matmul.
                 let w = up.linear_fuse.weight.val().reshape([a, d, g]).swap_dims(1, 2).reshape([a, g * d]);
-                matmul_last(patches, w)
+                without_cls(matmul_last(m, w))
                     .reshape([batch, t, n, g, d])
                     .swap_dims(2, 3) // [b, t, γ, n, d]
                     .reshape([batch, t * g, gh, gw, d])

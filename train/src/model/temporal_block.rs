@@ -3,6 +3,7 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use dist_kernels::add;
 
 use super::config::{scaled, DistConfig, TemporalBlockKind};
 use super::nn::{quick_gelu, Conv3d, LayerNorm, Mlp, MultiheadAttention};
@@ -102,11 +103,11 @@ impl TemporalBlock {
             Self::Factorised(block) => {
                 let h = block.temporal_net.c_fc1.forward_same(block.ln.forward(z.clone()));
                 let h = block.temporal_net.c_fc2.forward_same(quick_gelu(h));
-                quick_gelu(z + h)
+                quick_gelu(add(z, h))
             }
             Self::C3d(block) => {
                 let h = block.temporal_net.c_fc.forward_same(block.ln.forward(z.clone()));
-                quick_gelu(z + h)
+                quick_gelu(add(z, h))
             }
             Self::Transformer(block) => {
                 let dims = z.dims();
