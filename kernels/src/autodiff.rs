@@ -7,7 +7,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{binary, unary, Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, TensorMetadata};
+use burn::backend::{Autodiff, Backend};
 
 use crate::FusedOps;
 
@@ -155,8 +155,7 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
                 let grad = grads.consume::<B>(&ops.node);
                 let [node_x, node_w, node_bias] = ops.parents;
                 if let Some(node) = node_bias {
-                    let n = grad.shape()[1];
-                    grads.register::<B>(node.id, B::float_reshape(B::float_sum_dim(grad.clone(), 0), [n].into()));
+                    grads.register::<B>(node.id, B::fused_sum_rows(grad.clone()));
                 }
                 if let Some(node) = node_w {
                     let x = x.expect("kept for the weight gradient");

@@ -48,6 +48,12 @@ pub(crate) fn layer_norm_backward<B: Backend>(
     (B::float_reshape(dx, shape), dgamma, dbeta)
 }
 
+/// The sum over the rows of a matrix. `x: [rows, n]` → `[n]`.
+pub(crate) fn sum_rows<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let n = x.shape()[1];
+    B::float_reshape(B::float_sum_dim(x, 0), [n].into())
+}
+
 /// `x · w + bias` on every row. `x: [rows, k]`, `w: [k, n]`, `bias: [n]` → `[rows, n]`.
 pub(crate) fn linear<B: crate::FusedOps>(x: FloatTensor<B>, w: FloatTensor<B>, bias: FloatTensor<B>) -> FloatTensor<B> {
     let n = bias.shape()[0];

@@ -27,6 +27,11 @@ use crate::uninit::tiles_from;
 /// a batch-4 T-Block has about 50 tiles to share out, so a slow thread delays little.
 const TILE_ROWS: usize = 256;
 
+/// Tiles whose weight gradients one task sums, in order, into its own accumulator; the tasks'
+/// sums are then added in order. The partition is fixed, so the sum does not depend on how rayon
+/// shares the tasks out: a fixed seed gives the same run twice.
+const TILES_PER_SUM: usize = 2;
+
 /// One tap of a kernel: its `(dt, dh, dw)` and the row offset it reads, `dt·H·W + dh·W + dw`.
 #[derive(Clone, Copy)]
 struct Tap {
@@ -177,8 +182,8 @@ pub(crate) fn conv_same(x: &[f32], volume: [usize; 4], kernel: [usize; 3], weigh
 /// `(dx [rows, c_in]` when `input_grad`, `dweights [c_in, K·c_out], dbias [c_out])`.
 ///
 /// `dx[s] = Σ_k grad[s - offset_k] · W_kᵀ` over the taps for which `s` is not padded, by tiles of
-/// `dx`; `dW_k = Σ_r x[r + offset_k]ᵀ grad[r]` by tiles of output rows, each thread summing into
-/// its own copy of the weight gradient.
+/// `dx`; `dW_k = Σ_r x[r + offset_k]ᵀ grad[r]` by tiles of output rows, each group of tiles
+/// summing into its own copy of the weight gradient.
 pub(crate) fn conv_same_backward(
     x: &[f32],
     volume: [usize; 4],
@@ -229,35 +234,34 @@ fn weight_gradients(g: &Geometry, x: &[f32], grad: &[f32], c_in: usize, c_out: u
         return (vec![0.0; size], Vec::new());
     }
     let tiles = g.rows.div_ceil(TILE_ROWS);
-    let sums = (0..tiles)
+    let xs = Rows { data: x, cols: c_in };
+    let partial: Vec<Vec<f32>> = (0..tiles.div_ceil(TILES_PER_SUM))
         .into_par_iter()
-        .fold(
-            || (vec![0.0f32; size + c_out], Vec::new()),
-            |(mut acc, mut buf), tile| {
+        .map(|group| {
+            let (mut acc, mut buf) = (vec![0.0f32; size + c_out], Vec::new());
+            let (dw, dbias) = acc.split_at_mut(size);
+            let dw_block = OutBlock::of(dw, c_in);
+            for tile in group * TILES_PER_SUM..((group + 1) * TILES_PER_SUM).min(tiles) {
                 let rows = tile * TILE_ROWS..((tile + 1) * TILE_ROWS).min(g.rows);
-                let (dw, dbias) = acc.split_at_mut(size);
                 for row in grad[rows.start * c_out..rows.end * c_out].chunks_exact(c_out) {
                     dbias.iter_mut().zip(row).for_each(|(d, g)| *d += g);
                 }
-                let dw_block = OutBlock::of(dw, c_in);
-                let xs = Rows { data: x, cols: c_in };
                 for (i, tap) in g.taps.iter().enumerate() {
                     let out = dw_block.cols(i * c_out, c_out);
                     g.tap_rows(tap, Read::Input, xs, rows.clone(), &mut buf, |data, xs, rows| {
                         let gs = MatRef::dense(rows.start * c_out, rows.len(), c_out);
-                        // SAFETY: `out` is tap i's columns of this fold's own accumulator.
+                        // SAFETY: `out` is tap i's columns of this task's own accumulator.
                         unsafe { sgemm_block(data, xs.t(), grad, gs, Init::Accumulate, out) };
                     });
                 }
-                (acc, buf)
-            },
-        )
-        .map(|(acc, _)| acc)
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
+            }
+            acc
         })
-        .unwrap_or_else(|| vec![0.0; size + c_out]);
+        .collect();
+    let mut sums = vec![0.0f32; size + c_out];
+    for part in &partial {
+        sums.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+    }
     let dbias = sums[size..].to_vec();
     let mut dw = sums;
     dw.truncate(size);

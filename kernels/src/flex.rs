@@ -28,6 +28,33 @@ use crate::{composite, FusedOps, QUICK_GELU_ALPHA};
 const CHUNK: usize = 1 << 14;
 
 impl FusedOps for Flex {
+    fn fused_sum_rows(x: FlexTensor) -> FlexTensor {
+        let dims = x.layout().shape().to_vec();
+        if x.dtype() != DType::F32 || dims.len() != 2 || dims[1] == 0 {
+            return composite::sum_rows::<Flex>(x);
+        }
+        let x = x.to_contiguous();
+        let n = dims[1];
+        // Per-task column sums added in task order afterwards: a fixed split, the same sums in the
+        // same order every run (burn-flex sums the rows of a [6304, 384] bias gradient on one
+        // thread).
+        let partials: Vec<Vec<f32>> = f32_slice(&x)
+            .par_chunks((CHUNK / n).max(1) * n)
+            .map(|rows| {
+                let mut sums = vec![0.0f32; n];
+                for row in rows.chunks_exact(n) {
+                    sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                }
+                sums
+            })
+            .collect();
+        let mut sums = vec![0.0f32; n];
+        for part in &partials {
+            sums.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+        }
+        FlexTensor::from_data(TensorData::new(sums, [n]))
+    }
+
     fn fused_add(a: FlexTensor, b: FlexTensor) -> FlexTensor {
         use burn::backend::ops::FloatTensorOps;
 
@@ -67,6 +94,30 @@ impl FusedOps for Flex {
         // SAFETY: every slot of a chunk is assigned (xs and gs have one value per slot).
         let out = unsafe {
             write_chunks(xs.len(), CHUNK, |i, o| quick_gelu_backward_chunk(&xs[i * CHUNK..], &gs[i * CHUNK..], o))
+        };
+        from_vec(out, &x)
+    }
+
+    fn fused_layer_norm(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -> FlexTensor {
+        use burn::backend::ops::ModuleOps;
+
+        if [x.dtype(), gamma.dtype(), beta.dtype()].iter().any(|&t| t != DType::F32) {
+            return Flex::layer_norm(x, gamma, Some(beta), epsilon);
+        }
+        let [x, gamma, beta] = [x, gamma, beta].map(|t| t.to_contiguous());
+        let (xs, gamma_s, beta_s) = (f32_slice(&x), f32_slice(&gamma), f32_slice(&beta));
+        let d = gamma_s.len();
+        assert!(d > 0 && xs.len() % d == 0 && beta_s.len() == d, "layer_norm: shapes disagree");
+        let rows_per_task = (CHUNK / d).max(1);
+        // SAFETY: every row of every chunk is written. (burn-flex's own forward zero-fills its
+        // output first, on one thread.)
+        let out = unsafe {
+            write_chunks(xs.len(), rows_per_task * d, |i, out| {
+                let xs = &xs[i * rows_per_task * d..];
+                for (out, x) in out.chunks_exact_mut(d).zip(xs.chunks_exact(d)) {
+                    layer_norm_row(x, gamma_s, beta_s, epsilon as f32, out);
+                }
+            })
         };
         from_vec(out, &x)
     }
@@ -121,7 +172,6 @@ impl FusedOps for Flex {
         if [&param, &grad, &m1, &m2].iter().any(|t| t.dtype() != DType::F32) {
             return composite::adamw::<Flex>(param, grad, m1, m2, s);
         }
-        let [beta_1, f1, beta_2, f2, c1, c2, epsilon, decay, lr] = s;
         let ts = [param, grad, m1, m2].map(|t| t.to_contiguous());
         let [ps, gs, m1s, m2s] = [0, 1, 2, 3].map(|i| f32_slice(&ts[i]));
         let len = ps.len();
@@ -135,16 +185,9 @@ impl FusedOps for Flex {
             .zip(m2_out.spare_capacity_mut()[..len].par_chunks_mut(CHUNK))
             .enumerate()
             .for_each(|(i, ((po, m1o), m2o))| {
-                let start = i * CHUNK;
-                for j in 0..po.len() {
-                    let (g, at) = (gs[start + j], start + j);
-                    let m1 = m1s[at] * beta_1 + g * f1;
-                    let m2 = m2s[at] * beta_2 + g * g * f2;
-                    let delta = (m1 / c1) / ((m2 / c2).sqrt() + epsilon);
-                    po[j].write(ps[at] * decay - delta * lr);
-                    m1o[j].write(m1);
-                    m2o[j].write(m2);
-                }
+                let at = i * CHUNK..i * CHUNK + po.len();
+                let inputs = [&ps[at.clone()], &gs[at.clone()], &m1s[at.clone()], &m2s[at]];
+                adamw_chunk(inputs, [po, m1o, m2o], s);
             });
         // SAFETY: the three outputs' chunks cover `len` slots each, all written by the loop above.
         unsafe {
@@ -345,6 +388,29 @@ fn inside(i: usize, offset: isize, len: usize) -> Option<usize> {
     i.checked_add_signed(offset).filter(|&j| j < len)
 }
 
+/// One AdamW update of a chunk: `[param, grad, m1, m2]` in, `[param, m1, m2]` out, with the
+/// scalars of [`crate::AdamWStep::scalars`]. Iterators rather than indices, so the loop vectorises
+/// (divisions and square roots are most of its time); the same operations in the same order in
+/// every build, so the same bits.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn adamw_chunk(
+    [ps, gs, m1s, m2s]: [&[f32]; 4],
+    [po, m1o, m2o]: [&mut [MaybeUninit<f32>]; 3],
+    s: [f32; crate::ADAMW_SCALARS],
+) {
+    let [beta_1, f1, beta_2, f2, c1, c2, epsilon, decay, lr] = s;
+    let inputs = ps.iter().zip(gs).zip(m1s).zip(m2s);
+    for ((((&p, &g), &m1), &m2), ((po, m1o), m2o)) in inputs.zip(po.iter_mut().zip(m1o.iter_mut()).zip(m2o.iter_mut()))
+    {
+        let m1 = m1 * beta_1 + g * f1;
+        let m2 = m2 * beta_2 + g * g * f2;
+        let delta = (m1 / c1) / ((m2 / c2).sqrt() + epsilon);
+        po.write(p * decay - delta * lr);
+        m1o.write(m1);
+        m2o.write(m2);
+    }
+}
+
 /// `out = xs + ys`, element by element.
 fn add_chunk(xs: &[f32], ys: &[f32], out: &mut [MaybeUninit<f32>]) {
     for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
@@ -373,6 +439,17 @@ fn quick_gelu_backward_chunk(xs: &[f32], gs: &[f32], out: &mut [MaybeUninit<f32>
 /// One row of the LayerNorm backward; accumulates the row's share of dγ and dβ. The row sums
 /// run in [`LANES`] partial sums so that every loop vectorises (an AVX2 build of it measured no
 /// faster: the rows are short, and the passes over them bound by memory).
+/// One row of LayerNorm: `(x - mean) · rstd · γ + β`, the statistics as the backward computes them.
+fn layer_norm_row(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32, out: &mut [MaybeUninit<f32>]) {
+    let n = x.len() as f32;
+    let mean = sum_map(x, |v| v) / n;
+    let var = sum_map(x, |v| (v - mean) * (v - mean)) / n;
+    let rstd = 1.0 / (var + epsilon).sqrt();
+    for (((o, &x), &g), &b) in out.iter_mut().zip(x).zip(gamma).zip(beta) {
+        o.write((x - mean) * rstd * g + b);
+    }
+}
+
 fn layer_norm_row_backward(
     x: &[f32],
     grad: &[f32],

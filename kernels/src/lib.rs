@@ -48,6 +48,11 @@ pub trait FusedOps: Backend {
         composite::quick_gelu_backward::<Self>(x, grad)
     }
 
+    /// The sum over the rows of a matrix (a bias gradient). `x: [rows, n]` → `[n]`.
+    fn fused_sum_rows(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        composite::sum_rows::<Self>(x)
+    }
+
     /// `a + b`, both of one shape (see [`add`]). `a, b: [..]` → `[..]`.
     fn fused_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_add(a, b)
