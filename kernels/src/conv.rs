@@ -152,10 +152,16 @@ fn tap_matrix(k: usize, c_in: usize, c_out: usize, taps: usize) -> MatRef {
 /// `out[r] = bias + Σ_k x[r + offset_k] · W_k`, padded rows zero. `x`: `[rows, c_in]` of a
 /// `[B, T, H, W]` volume, `weights`: `[c_in, K·c_out]` (tap `k` in columns `k·c_out..`, taps in
 /// [`tap_offsets`] order), `bias`: `[c_out]` → `[rows, c_out]`.
-pub(crate) fn conv_same(x: &[f32], volume: [usize; 4], kernel: [usize; 3], weights: &[f32], bias: &[f32]) -> Vec<f32> {
+pub(crate) fn conv_same(
+    x: &[f32],
+    [volume @ .., c_in]: [usize; 5],
+    kernel: [usize; 3],
+    weights: &[f32],
+    bias: &[f32],
+) -> Vec<f32> {
+    let volume: [usize; 4] = volume.try_into().expect("four volume axes");
     let g = Geometry::new(volume, kernel);
     let (k, c_out) = (g.taps.len(), bias.len());
-    let c_in = x.len() / g.rows.max(1);
     assert_eq!(x.len(), g.rows * c_in, "conv_same: input is not {} rows", g.rows);
     assert_eq!(weights.len(), c_in * k * c_out, "conv_same: weights are not [{c_in}, {k}·{c_out}]");
     if c_out == 0 {
@@ -179,23 +185,18 @@ pub(crate) fn conv_same(x: &[f32], volume: [usize; 4], kernel: [usize; 3], weigh
 }
 
 /// The gradients of [`conv_same`] for the output gradient `grad` (`[rows, c_out]`):
-/// `(dx [rows, c_in]` when `input_grad`, `dweights [c_in, K·c_out], dbias [c_out])`.
-///
-/// `dx[s] = Σ_k grad[s - offset_k] · W_kᵀ` over the taps for which `s` is not padded, by tiles of
-/// `dx`; `dW_k = Σ_r x[r + offset_k]ᵀ grad[r]` by tiles of output rows, each group of tiles
-/// summing into its own copy of the weight gradient.
+/// `(dx [rows, c_in]` when `input_grad`, `dweights [c_in, K·c_out], dbias [c_out])`, by tiles.
 pub(crate) fn conv_same_backward(
     x: &[f32],
-    volume: [usize; 4],
+    [volume @ .., c_in, c_out]: [usize; 6],
     kernel: [usize; 3],
     weights: &[f32],
     grad: &[f32],
     input_grad: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let volume: [usize; 4] = volume.try_into().expect("four volume axes");
     let g = Geometry::new(volume, kernel);
     let k = g.taps.len();
-    let c_in = x.len() / g.rows.max(1);
-    let c_out = grad.len() / g.rows.max(1);
     assert_eq!(x.len(), g.rows * c_in, "conv_same_backward: input is not {} rows", g.rows);
     assert_eq!(grad.len(), g.rows * c_out, "conv_same_backward: gradient is not {} rows", g.rows);
     assert_eq!(weights.len(), c_in * k * c_out, "conv_same_backward: weights are not [{c_in}, {k}·{c_out}]");

@@ -236,9 +236,10 @@ impl FusedOps for Flex {
             return composite::conv_same::<Flex>(x, weights, bias, kernel);
         }
         let [x, weights, bias] = [x, weights, bias].map(|t| t.to_contiguous());
-        let [b, t, h, w, _]: [usize; 5] = x.layout().shape().dims();
+        let dims: [usize; 5] = x.layout().shape().dims();
+        let [b, t, h, w, _] = dims;
         let c_out = bias.layout().shape()[0];
-        let out = crate::conv::conv_same(f32_slice(&x), [b, t, h, w], kernel, f32_slice(&weights), f32_slice(&bias));
+        let out = crate::conv::conv_same(f32_slice(&x), dims, kernel, f32_slice(&weights), f32_slice(&bias));
         FlexTensor::from_data(TensorData::new(out, [b, t, h, w, c_out]))
     }
 
@@ -254,11 +255,11 @@ impl FusedOps for Flex {
             return composite::conv_same_backward::<Flex>(x, weights, grad, kernel, input_grad);
         }
         let [x, weights, grad] = [x, weights, grad].map(|t| t.to_contiguous());
-        let [b, t, h, w, _]: [usize; 5] = x.layout().shape().dims();
+        let [b, t, h, w, c_in]: [usize; 5] = x.layout().shape().dims();
         let c_out = grad.layout().shape()[4];
         let (dx, dw, dbias) = crate::conv::conv_same_backward(
             f32_slice(&x),
-            [b, t, h, w],
+            [b, t, h, w, c_in, c_out],
             kernel,
             f32_slice(&weights),
             f32_slice(&grad),
@@ -436,9 +437,6 @@ fn quick_gelu_backward_chunk(xs: &[f32], gs: &[f32], out: &mut [MaybeUninit<f32>
     }
 }
 
-/// One row of the LayerNorm backward; accumulates the row's share of dγ and dβ. The row sums
-/// run in [`LANES`] partial sums so that every loop vectorises (an AVX2 build of it measured no
-/// faster: the rows are short, and the passes over them bound by memory).
 /// One row of LayerNorm: `(x - mean) · rstd · γ + β`, the statistics as the backward computes them.
 fn layer_norm_row(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32, out: &mut [MaybeUninit<f32>]) {
     let n = x.len() as f32;
@@ -450,6 +448,9 @@ fn layer_norm_row(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32, out: &mu
     }
 }
 
+/// One row of the LayerNorm backward; accumulates the row's share of dγ and dβ. The row sums
+/// run in [`LANES`] partial sums so that every loop vectorises (an AVX2 build of it measured no
+/// faster: the rows are short, and the passes over them bound by memory).
 fn layer_norm_row_backward(
     x: &[f32],
     grad: &[f32],

@@ -244,8 +244,8 @@ pub fn add<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as FusedOps>::fused_add(a.into_dispatch(), b.into_dispatch()))
 }
 
-/// LayerNorm over the last axis with affine `gamma`, `beta` (biased variance, as PyTorch):
-/// burn's fused forward plus a one-pass backward on burn-flex.
+/// LayerNorm over the last axis with affine `gamma`, `beta` (biased variance, as PyTorch): on
+/// burn-flex (f32) a one-pass forward (no zero-filled buffer first) and a one-pass backward.
 ///
 /// # Shapes
 /// - x: `[.., d]`, gamma and beta: `[d]` → `[.., d]`

@@ -207,6 +207,20 @@ fn conv_same_matches_gemm_and_tap_sum() {
     }
 }
 
+/// An empty batch gives an empty output of the right shape, and empty gradients.
+#[test]
+fn conv_same_on_an_empty_batch() {
+    let device = Device::flex().autodiff();
+    let x = Tensor::<5>::zeros([0, 4, 3, 3, 6], &device).require_grad();
+    let w = Tensor::<2>::ones([6, 9 * 5], &device).require_grad();
+    let b = Tensor::<1>::ones([5], &device).require_grad();
+    let out = conv_same(x.clone(), w.clone(), b.clone(), [1, 3, 3]);
+    assert_eq!(out.dims(), [0, 4, 3, 3, 5]);
+    let grads = out.sum().backward();
+    assert_eq!(w.grad(&grads).unwrap().dims(), [6, 45]);
+    assert_eq!(b.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap(), vec![0.0; 5]);
+}
+
 /// With an input that needs no gradient (the stem's frames), the weight and bias gradients are
 /// the same as with one that does, and the input gets none.
 #[test]
