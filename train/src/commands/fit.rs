@@ -89,8 +89,8 @@ pub struct FitArgs {
     #[arg(long, env = "DIST_DEVICE")]
     pub device: Option<dist_clip::Backend>,
     /// Data parallelism: split every batch over this many devices of the backend (GPUs 0..N-1 on
-    /// wgpu; on cpu the replicas share the one CPU, which only tests the mechanism). Overrides
-    /// `[train] devices`.
+    /// wgpu; on cpu, replicas that share the cores out). Overrides `[train] devices`. Default: 1
+    /// on wgpu, 2 on a CPU with at least 2 threads.
     #[arg(long)]
     pub devices: Option<usize>,
 }
@@ -120,7 +120,7 @@ pub fn run(args: &FitArgs) -> anyhow::Result<()> {
         t.device = v;
     }
     if let Some(v) = args.devices {
-        t.devices = v;
+        t.devices = Some(v);
     }
     let options = FitOptions { resume: args.resume, ..FitOptions::default() };
     let info = match &args.store {

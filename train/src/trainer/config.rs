@@ -61,8 +61,9 @@ pub struct TrainSettings {
     /// Backend the model trains on: `cpu` (burn-flex) or `wgpu` (a build with `--features wgpu`).
     pub device: dist_clip::Backend,
     /// Devices of that backend each step's batch is split over (data parallelism on one
-    /// machine; `trainer::parallel`). On `cpu` every replica shares the one CPU.
-    pub devices: usize,
+    /// machine; `trainer::parallel`). On `cpu`, replicas that share the CPU's threads out.
+    /// Absent: [`TrainSettings::devices`] chooses.
+    pub devices: Option<usize>,
 }
 
 impl Default for TrainSettings {
@@ -89,12 +90,22 @@ impl Default for TrainSettings {
             loader_threads: 2,
             prefetch: 32,
             device: dist_clip::Backend::Cpu,
-            devices: 1,
+            devices: None,
         }
     }
 }
 
 impl TrainSettings {
+    /// How many replicas a step runs: `devices` when set; else 1 on a GPU, and on the CPU 2 when
+    /// it has at least 2 threads (one replica fills the cores where the other waits:
+    /// `trainer::parallel`).
+    pub fn devices(&self) -> usize {
+        self.devices.unwrap_or(match self.device {
+            dist_clip::Backend::Cpu => rayon::current_num_threads().clamp(1, 2),
+            dist_clip::Backend::Wgpu => 1,
+        })
+    }
+
     /// Peak learning rate for this batch size.
     pub fn peak_lr(&self) -> f64 {
         self.base_lr * self.batch_size as f64 / self.lr_reference_batch as f64
@@ -153,5 +164,26 @@ impl TrainConfig {
         let cfg: DistConfig = table.try_into()?;
         cfg.validate()?;
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_pool(threads: usize, s: &TrainSettings) -> usize {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| s.devices())
+    }
+
+    #[test]
+    fn replicas_are_two_on_a_multicore_cpu_unless_set() {
+        let cpu = TrainSettings::default();
+        assert_eq!(in_pool(1, &cpu), 1, "one thread: nothing to share out");
+        assert_eq!(in_pool(2, &cpu), 2);
+        assert_eq!(in_pool(16, &cpu), 2);
+        let gpu = TrainSettings { device: dist_clip::Backend::Wgpu, ..TrainSettings::default() };
+        assert_eq!(in_pool(16, &gpu), 1, "one GPU unless told");
+        let set = TrainSettings { devices: Some(3), ..TrainSettings::default() };
+        assert_eq!(in_pool(2, &set), 3);
     }
 }

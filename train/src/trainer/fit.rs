@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adamw::FusedAdamW;
 use super::checkpoint::{self, TrainState};
-use super::config::{HeadKind, TrainConfig};
+use super::config::{HeadKind, TrainConfig, TrainSettings};
 use super::data::mix_seed;
 use super::eval::evaluate;
 use super::metrics::{write_metrics, MetricRow};
@@ -223,10 +223,10 @@ fn train(
     let (train_videos, val) = (source.train_videos(), source.val_videos());
     anyhow::ensure!(!train_videos.is_empty(), "no labelled training videos");
     std::fs::create_dir_all(run)?;
-    let resolved = ResolvedConfig { model: model_cfg.clone(), train: s.clone() };
+    let resolved = ResolvedConfig { model: model_cfg.clone(), train: TrainSettings { devices: Some(s.devices()), ..s.clone() } };
     std::fs::write(run.join("config.toml"), toml::to_string(&resolved)?)?;
 
-    let plain_devices = s.device.devices(s.devices, burn::tensor::DType::F32)?;
+    let plain_devices = s.device.devices(s.devices(), burn::tensor::DType::F32)?;
     let plain = plain_devices[0].clone();
     let device = plain.clone().autodiff();
     device.seed(s.seed);
@@ -260,7 +260,8 @@ fn train(
         tracing::info!(epochs_done = state.epochs_done, step = state.step, "resumed from {}", dir.display());
     }
 
-    let replicas = Replicas::new(plain_devices.iter().map(|d| d.clone().autodiff()).collect(), text.as_ref());
+    let cpu = s.device == dist_clip::Backend::Cpu;
+    let replicas = Replicas::new(plain_devices.iter().map(|d| d.clone().autodiff()).collect(), text.as_ref(), cpu)?;
     if replicas.len() > 1 {
         tracing::info!(devices = replicas.len(), backend = %s.device, "data parallel: each batch split over the devices");
     }
