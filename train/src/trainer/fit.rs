@@ -223,10 +223,13 @@ fn train(
     let (train_videos, val) = (source.train_videos(), source.val_videos());
     anyhow::ensure!(!train_videos.is_empty(), "no labelled training videos");
     std::fs::create_dir_all(run)?;
-    let resolved = ResolvedConfig { model: model_cfg.clone(), train: TrainSettings { devices: Some(s.devices()), ..s.clone() } };
+    // The replica count is resolved once and recorded, so the run says what it used.
+    let devices = s.devices();
+    let train_settings = TrainSettings { devices: Some(devices), ..s.clone() };
+    let resolved = ResolvedConfig { model: model_cfg.clone(), train: train_settings };
     std::fs::write(run.join("config.toml"), toml::to_string(&resolved)?)?;
 
-    let plain_devices = s.device.devices(s.devices(), burn::tensor::DType::F32)?;
+    let plain_devices = s.device.devices(devices, burn::tensor::DType::F32)?;
     let plain = plain_devices[0].clone();
     let device = plain.clone().autodiff();
     device.seed(s.seed);

@@ -89,14 +89,8 @@ impl Replicas {
                     let weight = n as f64 / b as f64;
                     // A lone shard (a batch of one clip) keeps every thread.
                     let pool = pool.as_ref().filter(|_| shards.len() > 1);
-                    scope.spawn(move || -> anyhow::Result<(f64, GradientsParams)> {
-                        let work = || -> anyhow::Result<(f64, GradientsParams)> {
-                            let logits = replica.logits(replica.dist.forward(&taps, frames)?, head.as_ref())?;
-                            let loss = soft_target_cross_entropy(logits, targets) * weight;
-                            let value: f64 = loss.clone().into_scalar::<f32>().elem();
-                            let grads = GradientsParams::from_grads(loss.backward(), &replica).to_device(main, &replica);
-                            Ok((value, grads))
-                        };
+                    scope.spawn(move || {
+                        let work = || shard_step(&replica, head.as_ref(), &taps, frames, targets, weight, main);
                         match pool {
                             Some(pool) => pool.install(work),
                             None => work(),
@@ -115,6 +109,24 @@ impl Replicas {
         }
         Ok((loss, sum.grads()))
     }
+}
+
+/// One replica's forward and backward on its shard, its loss weighted by the shard's share of the
+/// batch: the weighted loss and its gradients, moved to the `main` device.
+fn shard_step(
+    replica: &Network,
+    head: Option<&ContrastiveHead>,
+    taps: &[Tensor<3>],
+    frames: Tensor<5>,
+    targets: Tensor<2>,
+    weight: f64,
+    main: &Device,
+) -> anyhow::Result<(f64, GradientsParams)> {
+    let logits = replica.logits(replica.dist.forward(taps, frames)?, head)?;
+    let loss = soft_target_cross_entropy(logits, targets) * weight;
+    let value: f64 = loss.clone().into_scalar::<f32>().elem();
+    let grads = GradientsParams::from_grads(loss.backward(), replica).to_device(main, replica);
+    Ok((value, grads))
 }
 
 /// `n` shards of a batch of `b` as even as possible (the first `b mod n` one larger), none empty.
